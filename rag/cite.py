@@ -1,0 +1,238 @@
+"""Citation markers in an LLM answer, parsed and checked against the passages they cite.
+
+`parse_markers` finds `[n]`, `[1, 2]`, `[1][2]` and `[1-3]` markers, drops (and counts) those that point
+to no source, and attaches the rest to the sentence they close. `check_sentences` then scores every
+answer sentence against each sentence of the source chunks it cites:
+
+    score = W_COSINE * cosine(answer sentence, source sentence) + W_OVERLAP * overlap
+
+where overlap is the share of the answer sentence's (stemmed) content words found in the source
+sentence. Facts must match exactly: every number of the answer sentence ("$5.6 million" -> 5.6,
+"R1" -> r1) and every word of a multi-word name ("David Sacks") must occur in the source sentence or
+its neighbours, else the pair is `unsupported` whatever its score. The sentence is then
+
+- `supported`:   score >= SUPPORTED, cosine >= MIN_COSINE and at least MIN_WORDS content words;
+- `weak`:        score >= WEAK (or a supported-looking sentence that is too short to be a claim, or
+                 that names something, e.g. a firm, that no cited passage mentions);
+- `unsupported`: anything else, and every sentence that cites nothing.
+
+A sentence citing several sources takes the status of the best one. Nothing here raises on arbitrary
+model output.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.embed import Embedder
+from rag.lexical import analyze
+from rag.models import Hit, SentenceStatus
+from rag.text import STOPWORDS, capitalised_terms, normalize, person_like_names, sentence_spans, tokens
+
+SUPPORTED = 0.60  # lowest score of a supported sentence (a close paraphrase scores ~0.7-0.9)
+WEAK = 0.42  # lowest score of a weak sentence (same topic, claim not clearly stated)
+MIN_COSINE = 0.50  # a supported sentence must also mean much the same as its source sentence
+MIN_WORDS = 3  # content words a sentence needs to be a checkable claim ("PWNED" is not one)
+W_COSINE, W_OVERLAP = 0.5, 0.5
+MAX_RANGE = 20  # "[1-3]" is expanded; wider ranges are treated as invalid
+
+_MARKER = re.compile(r"[ \t]*\[\s*(\d{1,6}(?:\s*(?:[,;]|[-–])\s*\d{1,6})*)\s*\](?:[ \t]*(?=[.,;:!?]))?")
+_ABSTAIN = re.compile(r"\b(?:documents?|sources?|passages?) do(?:es)? not (?:say|mention|contain|state)")
+
+ParsedSentence = tuple[str, tuple[int, ...]]  # (sentence without markers, source numbers it cites)
+
+
+def format_markers(numbers: Sequence[int]) -> str:
+    return f"[{', '.join(str(n) for n in numbers)}]" if numbers else ""
+
+
+def _marker_numbers(group: str) -> list[int]:
+    """'1, 2' -> [1, 2]; '1-3' -> [1, 2, 3]; a too-wide range -> [0] (invalid)."""
+    found: list[int] = []
+    for part in re.split(r"\s*[,;]\s*", group):
+        ends = [int(x) for x in re.split(r"\s*[-–]\s*", part) if x]
+        if len(ends) == 2 and 0 <= ends[1] - ends[0] <= MAX_RANGE:
+            found += range(ends[0], ends[1] + 1)
+        elif len(ends) == 1:
+            found.append(ends[0])
+        else:
+            found.append(0)
+    return found
+
+
+def _strip_markers(text: str, n_sources: int) -> tuple[str, list[tuple[int, list[int]]], int]:
+    """Text without markers, the (position, valid numbers) of each marker, and the invalid count."""
+    parts: list[str] = []
+    anchors: list[tuple[int, list[int]]] = []
+    removed, pos, length = 0, 0, 0
+    for m in _MARKER.finditer(text):
+        piece = text[pos:m.start()]
+        parts.append(piece)
+        length += len(piece)
+        nums = _marker_numbers(m.group(1))
+        valid = list(dict.fromkeys(n for n in nums if 1 <= n <= n_sources))
+        removed += len(nums) - len(valid)
+        if valid:
+            anchors.append((length, valid))
+        pos = m.end()
+        if piece[-1:].isalnum() and text[pos:pos + 1].isalnum():
+            parts.append(" ")
+            length += 1
+    parts.append(text[pos:])
+    return "".join(parts), anchors, removed
+
+
+def parse_markers(text: str, n_sources: int) -> tuple[str, list[ParsedSentence], int]:
+    """(clean text, sentences with the sources they cite, number of invalid citations removed).
+
+    In the clean text each sentence's valid markers stand together at its end as `[1, 2]`; a marker
+    belongs to the sentence it follows (or the first sentence when it comes first).
+    """
+    plain, anchors, removed = _strip_markers(text or "", max(0, n_sources))
+    spans = list(sentence_spans(plain))
+    cited: list[list[int]] = [[] for _ in spans]
+    for at, nums in anchors:
+        if not spans:
+            removed += len(nums)
+            continue
+        index = max([i for i, (s, _) in enumerate(spans) if s < at] or [0])
+        cited[index] += [n for n in nums if n not in cited[index]]
+    out, pos = [], 0
+    for (_, e), nums in zip(spans, cited, strict=True):
+        out.append(plain[pos:e] + (" " + format_markers(nums) if nums else ""))
+        pos = e
+    out.append(plain[pos:])
+    sentences = [(plain[s:e], tuple(nums)) for (s, e), nums in zip(spans, cited, strict=True)]
+    return "".join(out).strip(), sentences, removed
+
+
+def renumber(text: str, mapping: dict[int, int]) -> str:
+    """Markers of a clean text renumbered by `mapping` (numbers not in it are dropped)."""
+    def sub(m: re.Match[str]) -> str:
+        nums = [mapping[n] for n in _marker_numbers(m.group(1)) if n in mapping]
+        return " " + format_markers(nums) if nums else ""
+
+    return _MARKER.sub(sub, text)
+
+
+def says_documents_do_not_say(sentence: str) -> bool:
+    return bool(_ABSTAIN.search(normalize(sentence)))
+
+
+@dataclass(frozen=True)
+class Support:
+    """How well one cited source supports one answer sentence: its best sentence and the score."""
+
+    n: int  # source number (1-based index into the hits)
+    start: int  # the source sentence, in the chunk's text
+    end: int
+    score: float
+    cosine: float
+    facts_ok: bool
+    status: SentenceStatus
+
+
+@dataclass(frozen=True)
+class Checked:
+    """One answer sentence with its status, best score and the support of each source it cites."""
+
+    text: str
+    citations: tuple[int, ...]
+    status: SentenceStatus
+    score: float
+    supports: tuple[Support, ...] = ()
+
+
+def _number_key(token: str) -> str:
+    token = token.lstrip("$£€").rstrip("%")
+    m = re.match(r"\d+(?:\.\d+)?", token)
+    return m.group() if m else token
+
+
+def fact_numbers(text: str) -> set[str]:
+    """Numbers of a text, normalised: '$5.6' -> '5.6', '589bn' -> '589', 'R1' -> 'r1'."""
+    return {_number_key(t.replace(",", "")) for t in tokens(text) if re.search(r"\d", t)}
+
+
+def name_words(text: str) -> set[str]:
+    """The words of multi-word names ("David Sacks" -> david, sacks), stop words left out."""
+    return {w for name in person_like_names(text) for w in tokens(name) if w not in STOPWORDS}
+
+
+def _status(score: float, cosine: float, facts_ok: bool, words: int) -> SentenceStatus:
+    if not facts_ok:
+        return "unsupported"
+    if score >= SUPPORTED and cosine >= MIN_COSINE:
+        return "supported" if words >= MIN_WORDS else "weak"
+    return "weak" if score >= WEAK else "unsupported"
+
+
+def _source_sentences(hit: Hit) -> list[tuple[int, int]]:
+    return list(sentence_spans(hit.chunk.text)) or [(0, len(hit.chunk.text))]
+
+
+def _support(n: int, claim: str, claim_vec: np.ndarray, hit: Hit, vecs: np.ndarray) -> Support:
+    """The best sentence of source `n` for `claim` (facts checked against it and its neighbours)."""
+    text = hit.chunk.text
+    spans = _source_sentences(hit)
+    terms = set(analyze(claim))
+    numbers, names = fact_numbers(claim), name_words(claim)
+    best: Support | None = None
+    for i, (s, e) in enumerate(spans):
+        window = text[spans[max(0, i - 1)][0]:spans[min(len(spans) - 1, i + 1)][1]]
+        facts_ok = numbers <= fact_numbers(window) and names <= set(tokens(window))
+        overlap = len(terms & set(analyze(text[s:e]))) / len(terms) if terms else 0.0
+        cosine = float(vecs[i] @ claim_vec)
+        score = W_COSINE * cosine + W_OVERLAP * overlap
+        cand = Support(n, s, e, score, cosine, facts_ok, _status(score, cosine, facts_ok, len(terms)))
+        if best is None or (cand.facts_ok, cand.score) > (best.facts_ok, best.score):
+            best = cand
+    assert best is not None
+    return best
+
+
+def _foreign_names(claim: str, passages: list[str]) -> bool:
+    """True when the claim names something (a capitalised word) that none of its passages mention."""
+    present = set().union(*(tokens(p) for p in passages)) if passages else set()
+    return any(t not in present for t in capitalised_terms(claim) if t.isalpha())
+
+
+def check_sentences(sentences: Sequence[ParsedSentence], hits: Sequence[Hit], embedder: Embedder) -> list[Checked]:
+    """Every answer sentence scored against the sources it cites; see the module docstring."""
+    needed = sorted({n for _, cites in sentences for n in cites if 1 <= n <= len(hits)})
+    spans = {n: _source_sentences(hits[n - 1]) for n in needed}
+    texts = [hits[n - 1].chunk.text[s:e] for n in needed for s, e in spans[n]]
+    claims = [text for text, _ in sentences]
+    vecs = embedder.encode(claims + texts) if claims else np.zeros((0, 1), dtype=np.float32)
+    source_vecs, offset = {}, len(claims)
+    for n in needed:
+        source_vecs[n] = vecs[offset:offset + len(spans[n])]
+        offset += len(spans[n])
+    return [_check(i, text, cites, hits, vecs, source_vecs) for i, (text, cites) in enumerate(sentences)]
+
+
+def _check(i: int, text: str, cites: tuple[int, ...], hits: Sequence[Hit], vecs: np.ndarray,
+           source_vecs: dict[int, np.ndarray]) -> Checked:
+    cites = tuple(n for n in cites if n in source_vecs)
+    if not cites:
+        status: SentenceStatus = "weak" if says_documents_do_not_say(text) else "unsupported"
+        return Checked(text, (), status, 0.0)
+    supports = tuple(_support(n, text, vecs[i], hits[n - 1], source_vecs[n]) for n in cites)
+    order = {"supported": 2, "weak": 1, "unsupported": 0}
+    best = max(supports, key=lambda s: (order[s.status], s.score))
+    status = best.status
+    if status == "supported" and _foreign_names(text, [hits[n - 1].chunk.text for n in cites]):
+        status = "weak"
+    return Checked(text, cites, status, best.score, supports)
+
+
+def citation_precision(checked: Sequence[Checked]) -> float | None:
+    """Share of (sentence, cited source) pairs in which the source supports the sentence."""
+    pairs = [s for c in checked for s in c.supports]
+    if not pairs:
+        return None
+    return sum(1 for s in pairs if s.status == "supported") / len(pairs)

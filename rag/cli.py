@@ -1,0 +1,180 @@
+"""The `rag` command: index, ask, info, eval, serve. Heavy modules load inside the commands.
+
+Every expected failure (`RagError`) prints one line on stderr and exits 1; bad flags exit 2.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Ask questions of your documents; every answer cites the passages it rests on.")
+
+DocsOpt = Annotated[Path | None, typer.Option("--docs", help="Documents folder (default: settings).")]
+IndexOpt = Annotated[Path | None, typer.Option("--index", help="Index folder (default: settings).")]
+TopKOpt = Annotated[int | None, typer.Option("-k", "--top-k", min=1, max=50, help="Chunks to retrieve.")]
+LlmOpt = Annotated[str | None, typer.Option(help="Answerer: extractive, openai, ollama or llamacpp.")]
+RebuildOpt = Annotated[bool, typer.Option("--rebuild", help="Build a fresh index, then switch to it.")]
+OutOpt = Annotated[Path | None, typer.Option(help="Folder for results.jsonl, summary.json, report.md/png.")]
+CompareOpt = Annotated[bool, typer.Option("--compare", help="Compare two run folders: rag eval --compare A B.")]
+MinOpt = Annotated[list[str] | None, typer.Option("--min", help="METRIC=VALUE; exit 1 when a metric is below.")]
+
+
+def load_settings(**overrides: Any) -> Any:
+    from pydantic import ValidationError
+
+    from rag.config import Settings
+    from rag.errors import ConfigError
+
+    try:
+        settings = Settings()
+        given = {k: v for k, v in overrides.items() if v is not None}
+        return settings.model_copy(update=given) if given else settings
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise ConfigError(f"bad setting {'.'.join(map(str, err['loc']))}: {err['msg']}") from exc
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn RagError into one line on stderr and exit code 1."""
+    from rag.errors import RagError
+
+    try:
+        yield
+    except RagError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        raise typer.Exit(130) from None
+
+
+@contextmanager
+def progress_bar(label: str) -> Iterator[Callable[[int, int, int, str], None]]:
+    """A rich progress bar on stderr, fed by the indexer's (files done, total, chunks, message) calls.
+
+    It appears with the first call, so a run that fails before any work prints only its error line.
+    """
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("files · {task.fields[chunks]} chunks"), TimeElapsedColumn())
+    bar = Progress(*columns, console=Console(stderr=True), transient=False)
+    task = bar.add_task(label, total=None, chunks=0)
+
+    def update(done: int, total: int, chunks: int, message: str) -> None:
+        if not bar.live.is_started:
+            bar.start()
+        bar.update(task, completed=done, total=total or None, chunks=chunks)
+
+    try:
+        yield update
+    finally:
+        bar.stop()
+
+
+def _write(piece: str) -> None:
+    sys.stdout.write(piece)
+    sys.stdout.flush()
+
+
+def print_index_report(report: Any, err: bool = False) -> None:
+    lines = [f"Built a fresh index: {report.rebuilt}."] if report.rebuilt else []
+    lines += [f"skipped {s.path}: {s.reason}" for s in report.skipped]
+    lines += [f"warning: {w}" for w in report.warnings]
+    lines += [f"duplicate: {path} has the same content as {', '.join(aliases)} (indexed once)"
+              for path, aliases in report.duplicates.items()]
+    for line in [*lines, report.summary()]:
+        typer.echo(line, err=err)
+
+
+@app.command()
+def index(docs: DocsOpt = None, index_dir: IndexOpt = None,
+          rebuild: RebuildOpt = False) -> None:
+    """Index the documents folder (incremental: only new and changed files are embedded)."""
+    with user_errors():
+        from rag.service import get_engine
+
+        engine = get_engine(load_settings(docs_dir=docs, index_dir=index_dir))
+        with progress_bar("Indexing") as update:
+            report = engine.index(rebuild=rebuild, progress=update)
+        print_index_report(report)
+
+
+@app.command()
+def ask(question: Annotated[str, typer.Argument(help="The question to answer.")],
+        docs: DocsOpt = None, index_dir: IndexOpt = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print the Answer as JSON.")] = False,
+        k: TopKOpt = None, llm: LlmOpt = None,
+        base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible server URL.")] = None,
+        model: Annotated[str | None, typer.Option(help="LLM model name.")] = None,
+        ) -> None:
+    """Answer a question from the documents (builds the index first if there is none)."""
+    with user_errors():
+        from rag.service import answer, get_engine
+
+        settings = load_settings(docs_dir=docs, index_dir=index_dir, llm=llm, llm_base_url=base_url,
+                                 llm_model=model)
+        engine = get_engine(settings)
+        if engine.retriever.refresh() is None:
+            typer.echo("No index yet: building it first.", err=True)
+            with progress_bar("Building the index") as update:
+                print_index_report(engine.index(progress=update, wait=600), err=True)
+        streaming = not as_json and settings.llm != "extractive"
+        result = answer(question, engine=engine, top_k=k, on_token=_write if streaming else None)
+        if as_json:
+            typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        else:
+            from rag.render import answer_as_text
+
+            typer.echo(answer_as_text(result, streamed=streaming))
+
+
+@app.command()
+def info(docs: DocsOpt = None, index_dir: IndexOpt = None) -> None:
+    """Show the index (documents, chunks, model, location, age), health and effective settings."""
+    with user_errors():
+        from rag.render import info_text
+
+        typer.echo(info_text(load_settings(docs_dir=docs, index_dir=index_dir)))
+
+
+@app.command()
+def serve(docs: DocsOpt = None, index_dir: IndexOpt = None,
+          host: Annotated[str | None, typer.Option(help="Address to listen on (default 127.0.0.1).")] = None,
+          port: Annotated[int | None, typer.Option(help="Port (default 7860).")] = None) -> None:
+    """Start the web chat (builds the index first if there is none)."""
+    with user_errors():
+        from rag.webui import serve as serve_ui
+
+        serve_ui(load_settings(docs_dir=docs, index_dir=index_dir, ui_host=host, ui_port=port))
+
+
+@app.command("eval")
+def evaluate(
+    questions: Annotated[list[Path] | None, typer.Argument(help="Question set(s), JSON Lines.")] = None,
+    docs: DocsOpt = None, index_dir: IndexOpt = None,
+    llm: LlmOpt = None, k: TopKOpt = None,
+    limit: Annotated[int | None, typer.Option(help="Only the first N questions.")] = None,
+    out: OutOpt = None, compare: CompareOpt = False, minimum: MinOpt = None,
+) -> None:
+    """Run a question set through rag.answer and score retrieval, answers, citations and abstention."""
+    with user_errors():
+        from rag.evaluate import run_cli
+
+        code = run_cli(load_settings(docs_dir=docs, index_dir=index_dir, llm=llm), list(questions or []),
+                       top_k=k, limit=limit, out=out, compare=compare, minimum=list(minimum or []))
+        raise typer.Exit(code)
+
+
+def main() -> None:  # pragma: no cover
+    app()

@@ -1,0 +1,99 @@
+"""The one typed settings tree: environment `RAG_*` over `rag.toml` over the defaults below.
+
+Nothing else in the package reads the environment; every component takes a `Settings`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+LLMBackend = Literal["extractive", "openai", "ollama", "llamacpp"]
+
+
+class Settings(BaseSettings):
+    """Every knob of rag, each with its description; `rag info` prints the effective values."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RAG_", toml_file="rag.toml", extra="ignore", frozen=True, validate_default=True
+    )
+
+    # documents and index
+    docs_dir: Path = Field(Path("seeds"), description="Folder of documents to index (searched recursively).")
+    index_dir: Path = Field(Path("index"), description="Folder holding the persisted index (Chroma + BM25).")
+    chroma_url: str | None = Field(
+        None, description="URL of a Chroma server (e.g. http://127.0.0.1:8000); unset = embedded index_dir."
+    )
+    collection_prefix: str = Field("rag", description="Prefix of the Chroma collections this index uses.")
+
+    # embedding and chunking
+    embed_model: str = Field(
+        "", description="sentence-transformers model path; empty = the packaged all-MiniLM-L6-v2."
+    )
+    embed_batch_size: int = Field(64, ge=1, description="Chunks encoded per embedding batch.")
+    chunk_size: int = Field(800, ge=100, description="Largest chunk, in characters (sentence-aligned).")
+    chunk_overlap: int = Field(150, ge=0, description="Characters of trailing sentences repeated.")
+    max_file_mb: float = Field(100.0, gt=0, description="Files larger than this are skipped when indexing.")
+
+    # retrieval
+    top_k: int = Field(5, ge=1, le=50, description="Chunks retrieved for an answer.")
+    candidates: int = Field(30, ge=1, description="Candidates taken from each of dense and BM25 before fusion.")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
+
+    # extractive answering
+    abstain_threshold: float = Field(
+        0.42, description="Best sentence score below which the answer is 'The documents do not say'."
+    )
+    max_answer_sentences: int = Field(3, ge=1, description="Most sentences quoted in an extractive answer.")
+    max_question_chars: int = Field(2000, ge=10, description="Longer questions are cut, with a notice.")
+
+    # LLM answering
+    llm: LLMBackend = Field("extractive", description="Answerer: extractive (no LLM), openai, ollama, llamacpp.")
+    llm_base_url: str = Field(
+        "http://127.0.0.1:8000/v1", description="Base URL of an OpenAI-compatible server (openai backend)."
+    )
+    llm_model: str = Field("", description="Model name (openai/ollama) as the server knows it.")
+    llm_api_key: SecretStr = Field(SecretStr("not-needed"), description="API key for the openai backend.")
+    llm_timeout: float = Field(60.0, gt=0, description="Seconds before an LLM request is given up.")
+    llm_retries: int = Field(1, ge=0, description="Retries of a failed LLM request.")
+    llm_temperature: float = Field(0.0, ge=0, description="Sampling temperature of the LLM.")
+    llm_max_tokens: int = Field(512, ge=16, description="Most tokens an LLM answer may have.")
+    ollama_host: str = Field("http://127.0.0.1:11434", description="Ollama server (ollama backend).")
+    llamacpp_model_path: Path | None = Field(None, description="GGUF file for the llamacpp backend.")
+    llamacpp_n_ctx: int = Field(4096, ge=512, description="Context window of the llamacpp backend.")
+
+    # web UI
+    ui_host: str = Field("127.0.0.1", description="Address the web UI listens on.")
+    ui_port: int = Field(7860, ge=0, le=65535, description="Port of the web UI.")
+    ui_username: str | None = Field(None, description="With ui_password set, the UI requires login.")
+    ui_password: SecretStr | None = Field(None, description="Password for the UI login.")
+    upload_max_mb: float = Field(20.0, gt=0, description="Largest file the UI accepts for upload.")
+    evals_dir: Path = Field(Path("evals"), description="Folder of evaluation question sets.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    def public_items(self) -> list[tuple[str, str, str]]:
+        """(name, value, description) for display; secrets are masked."""
+        rows = []
+        for name, field in type(self).model_fields.items():
+            value = getattr(self, name)
+            shown = "***" if isinstance(value, SecretStr) else str(value)
+            rows.append((name, shown, field.description or ""))
+        return rows

@@ -1,0 +1,45 @@
+"""Where the store and the LLM are, and whether they answer: for `rag info` and the UI."""
+
+from __future__ import annotations
+
+import urllib.request
+
+from rag.config import Settings
+
+
+def store_health(settings: Settings) -> tuple[str, bool, str]:
+    """(location, answers?, detail) of the Chroma store."""
+    from rag.store import Store
+
+    location = settings.chroma_url or str(settings.index_dir / "chroma")
+    try:
+        store = Store(settings)
+        store.client.heartbeat()
+        active = store.active_name()
+        return location, True, f"active collection {active}" if active else "no index yet"
+    except Exception as exc:
+        return location, False, (str(exc).splitlines() or [type(exc).__name__])[0][:160]
+
+
+def llm_health(settings: Settings, timeout: float = 3.0) -> tuple[str, bool, str]:
+    """(where, answers?, detail) of the configured answerer."""
+    if settings.llm == "extractive":
+        return "extractive (no LLM)", True, "built in"
+    if settings.llm == "llamacpp":
+        path = settings.llamacpp_model_path
+        ok = bool(path and path.exists())
+        return f"llamacpp {path}", ok, "model file found" if ok else "model file missing"
+    url = (settings.llm_base_url.rstrip("/") + "/models" if settings.llm == "openai"
+           else settings.ollama_host.rstrip("/") + "/api/tags")
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - configured URL
+            return f"{settings.llm} {url}", True, f"HTTP {response.status}"
+    except Exception as exc:
+        return f"{settings.llm} {url}", False, str(exc)[:160]
+
+
+def health_lines(settings: Settings) -> list[str]:
+    lines = []
+    for label, (where, ok, detail) in (("Store", store_health(settings)), ("LLM", llm_health(settings))):
+        lines.append(f"{label}: {where} — {'OK' if ok else 'NOT ANSWERING'} ({detail})")
+    return lines

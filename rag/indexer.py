@@ -1,0 +1,220 @@
+"""Build and update the index: scan -> plan -> load -> chunk -> embed -> write, under a lock.
+
+Incremental by default: only new and changed files are embedded, removed files' chunks are deleted.
+A document's chunks are written in one Chroma call after its old ones are deleted, so it is either
+all present or all absent. `rebuild=True` (or a change of embedder/chunker/schema) fills a new
+generation and switches to it only at the end: a crash half-way leaves the previous index answering.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from filelock import FileLock, Timeout
+
+from rag.chunk import chunk_document
+from rag.config import Settings
+from rag.embed import Embedder
+from rag.errors import IndexBusyError, NoDocumentsError
+from rag.lexical import LexicalIndex
+from rag.load import SUPPORTED, SkipFile, Skipped, SourceFile, load, scan
+from rag.models import Chunk
+from rag.store import SCHEMA_VERSION, Store
+
+if TYPE_CHECKING:
+    from chromadb.api.models.Collection import Collection
+
+ProgressFn = Callable[[int, int, int, str], None]  # files done, files to do, chunks embedded, message
+_EMBED_BATCH_CHUNKS = 256
+
+
+@dataclass
+class IndexReport:
+    """What one `rag index` run did."""
+
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    duplicates: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    chunks_embedded: int = 0
+    chunks_total: int = 0
+    documents_total: int = 0
+    seconds: float = 0.0
+    rebuilt: str | None = None  # why a fresh generation was built, if it was
+
+    def summary(self) -> str:
+        parts = [f"{len(self.added)} added", f"{len(self.changed)} changed", f"{len(self.removed)} removed",
+                 f"{self.unchanged} unchanged", f"{len(self.skipped)} skipped"]
+        head = ("Nothing changed: 0 chunks embedded" if not (self.added or self.changed or self.removed)
+                else f"{self.chunks_embedded} chunks embedded")
+        return (f"{head}. Files: {', '.join(parts)}. Index: {self.documents_total} documents, "
+                f"{self.chunks_total} chunks. {self.seconds:.1f} s.")
+
+
+def index_meta(settings: Settings, embedder: Embedder) -> dict[str, Any]:
+    """What a generation must agree on with the settings to be reused."""
+    return {"embed_model": str(embedder.path), "embed_dim": embedder.dimension,
+            "chunk_size": settings.chunk_size, "chunk_overlap": settings.chunk_overlap}
+
+
+def incompatibility(collection: Collection, wanted: dict[str, Any]) -> str | None:
+    """Why an existing generation cannot be reused, or None."""
+    meta = collection.metadata or {}
+    if meta.get("schema") != SCHEMA_VERSION:
+        return f"index format {meta.get('schema')} is not the current {SCHEMA_VERSION}"
+    for key, value in wanted.items():
+        if meta.get(key) != value:
+            return f"{key} changed from {meta.get(key)!r} to {value!r}"
+    return None
+
+
+def lexical_key(collection: Collection) -> str:
+    return f"{collection.name}:{Store.version(collection)}:{collection.count()}"
+
+
+def lexical_cache_dir(settings: Settings) -> Path:
+    return settings.index_dir / "bm25"
+
+
+def build_lexical(store: Store, collection: Collection) -> tuple[LexicalIndex, list[Chunk]]:
+    """Rebuild BM25 from the collection's texts; cache it unless the collection is mid-write."""
+    chunks = store.all_chunks(collection)
+    lexical = LexicalIndex.build(lexical_key(collection), [c.id for c in chunks], [c.text for c in chunks])
+    if not Store.version(collection).startswith("dirty-"):
+        lexical.save(lexical_cache_dir(store.settings))
+    return lexical, chunks
+
+
+def load_lexical(store: Store, collection: Collection) -> LexicalIndex:
+    """The BM25 index for the collection as it is now: from the cache when its key matches."""
+    cached = LexicalIndex.load(lexical_cache_dir(store.settings), lexical_key(collection))
+    return cached if cached is not None else build_lexical(store, collection)[0]
+
+
+def index_lock(settings: Settings, wait: float = 0.0) -> FileLock:
+    settings.index_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(settings.index_dir / "index.lock"))
+    try:
+        lock.acquire(timeout=wait)
+    except Timeout as exc:
+        raise IndexBusyError(
+            f"another indexer is running on {settings.index_dir} (lock held); wait for it to finish") from exc
+    return lock
+
+
+def build_index(settings: Settings, *, rebuild: bool = False, embedder: Embedder | None = None,
+                store: Store | None = None, progress: ProgressFn | None = None,
+                wait: float = 0.0) -> IndexReport:
+    """Bring the index in line with `settings.docs_dir`; see the module docstring."""
+    started = time.perf_counter()
+    lock = index_lock(settings, wait)
+    try:
+        embedder = embedder or Embedder(settings.embed_model, settings.embed_batch_size)
+        store = store or Store(settings)
+        report = IndexReport()
+        files, report.skipped = scan(settings.docs_dir, settings.max_file_mb)
+        if not files and not report.skipped:
+            raise NoDocumentsError(
+                f"no documents in {settings.docs_dir} (supported: {' '.join(SUPPORTED)})")
+        _run(settings, store, embedder, files, report, rebuild, progress)
+        report.seconds = time.perf_counter() - started
+        return report
+    finally:
+        lock.release()
+
+
+def _run(settings: Settings, store: Store, embedder: Embedder, files: list[SourceFile],
+         report: IndexReport, rebuild: bool, progress: ProgressFn | None) -> None:
+    wanted = index_meta(settings, embedder)
+    current = store.active()
+    reason = "--rebuild asked" if rebuild else ("no index yet" if current is None else
+                                                incompatibility(current, wanted))
+    if reason:
+        target = store.create_generation(wanted)
+        report.rebuilt = reason
+        indexed = {}
+    else:
+        assert current is not None
+        target = current
+        indexed = store.documents(target)
+        Store.set_version(target, f"dirty-{uuid.uuid4().hex}")
+    report.duplicates = {f.path: f.aliases for f in files if f.aliases}
+    todo = _plan(files, indexed, report)
+    if target is current:
+        store.delete_sources(target, report.removed)
+        for f in files:
+            seen = indexed.get(f.path)
+            if seen and seen.doc_sha == f.sha and seen.aliases != f.aliases:
+                store.set_aliases(target, f.path, f.aliases)
+    _embed_and_write(settings, store, embedder, target, todo, report, progress)
+    Store.set_version(target)
+    _, chunks = build_lexical(store, target)
+    if target is not current:
+        store.activate(target)
+    report.chunks_total = len(chunks)
+    report.documents_total = len({c.source for c in chunks})
+
+
+def _plan(files: list[SourceFile], indexed: dict, report: IndexReport) -> list[SourceFile]:
+    todo = []
+    for f in files:
+        seen = indexed.get(f.path)
+        if seen is None:
+            report.added.append(f.path)
+            todo.append(f)
+        elif seen.doc_sha != f.sha:
+            report.changed.append(f.path)
+            todo.append(f)
+        else:
+            report.unchanged += 1
+    current = {f.path for f in files}
+    report.removed = sorted(src for src in indexed if src not in current)
+    return todo
+
+
+def _chunked(settings: Settings, todo: list[SourceFile], report: IndexReport,
+             ) -> Iterator[tuple[SourceFile, list[Chunk]]]:
+    for f in todo:
+        try:
+            doc = load(f, warn=report.warnings.append)
+        except SkipFile as exc:
+            report.skipped.append(Skipped(f.path, str(exc)))
+            yield f, []
+            continue
+        yield f, chunk_document(doc, settings.chunk_size, settings.chunk_overlap)
+
+
+def _embed_and_write(settings: Settings, store: Store, embedder: Embedder, target: Collection,
+                     todo: list[SourceFile], report: IndexReport, progress: ProgressFn | None) -> None:
+    """Embed in batches of whole documents; each document's old chunks go just before its new ones."""
+    batch: list[tuple[SourceFile, list[Chunk]]] = []
+    done = 0
+
+    def flush() -> None:
+        nonlocal done
+        chunks = [c for _, cs in batch for c in cs]
+        vectors = embedder.encode([c.text for c in chunks])
+        store.delete_sources(target, [f.path for f, _ in batch if f.path in report.changed])
+        store.add(target, chunks, vectors, {f.path: f.aliases for f, _ in batch})
+        report.chunks_embedded += len(chunks)
+        done += len(batch)
+        batch.clear()
+        if progress:
+            progress(done, len(todo), report.chunks_embedded, "")
+
+    if progress:
+        progress(0, len(todo), 0, "embedding")
+    for f, chunks in _chunked(settings, todo, report):
+        batch.append((f, chunks))
+        if sum(len(cs) for _, cs in batch) >= _EMBED_BATCH_CHUNKS:
+            flush()
+    if batch:
+        flush()

@@ -1,0 +1,75 @@
+"""Plain-text views for the terminal: an answer with its numbered sources, and `rag info`."""
+
+from __future__ import annotations
+
+import time
+
+from rag.config import Settings
+from rag.models import Answer, Citation
+
+_STATUS_MARK = {"supported": "", "weak": " (?)", "unsupported": " (!)"}
+
+
+def _where(c: Citation) -> str:
+    page = f", page {c.page}" if c.page else ""
+    return f"{c.source}{page}, chars {c.start}-{c.end}"
+
+
+def answer_as_text(answer: Answer, streamed: bool = False) -> str:
+    """The answer (unless it was already streamed), then its sources, notices and checks."""
+    lines: list[str] = []
+    if not streamed:
+        lines.append(_marked_text(answer))
+    lines.append("")
+    if answer.abstained:
+        lines.append("Nearest passages:")
+        lines += [f"  - {_where(c)}: {c.quote}" for c in answer.nearest]
+    else:
+        lines.append("Sources:")
+        lines += [f"  [{c.n}] {c.title} — {_where(c)}\n      “{c.quote}”" for c in answer.citations]
+    if answer.sentences:
+        bad = answer.unsupported_count
+        lines.append(f"Checked: {len(answer.sentences) - bad} of {len(answer.sentences)} sentences supported"
+                     f" by their citations (answer by {answer.answerer}).")
+    if answer.standalone_question and answer.standalone_question != answer.question:
+        lines.append(f"Searched as: {answer.standalone_question}")
+    lines += [f"Note: {n}" for n in answer.notices]
+    return "\n".join(lines)
+
+
+def _marked_text(answer: Answer) -> str:
+    if not answer.sentences:
+        return answer.text
+    return " ".join(s.text + _STATUS_MARK[s.status] for s in answer.sentences)
+
+
+def _age(seconds: float) -> str:
+    for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds:.0f} seconds"
+
+
+def info_text(settings: Settings) -> str:
+    """Documents, chunks, model, index location and age, health, then the effective settings."""
+    from rag.health import health_lines
+    from rag.store import Store
+
+    lines = []
+    store = Store(settings)
+    collection = store.active()
+    if collection is None:
+        lines.append(f"Index: none yet at {store.location} (run `rag index`).")
+    else:
+        docs = store.documents(collection)
+        meta = collection.metadata or {}
+        age = time.time() - float(meta.get("updated_at", meta.get("created_at", time.time())))
+        lines += [f"Index: {store.location} (collection {collection.name})",
+                  f"Documents: {len(docs)}   Chunks: {collection.count()}   Updated {_age(age)} ago",
+                  f"Embedding model: {meta.get('embed_model')} ({meta.get('embed_dim')} dimensions)",
+                  f"Chunking: {meta.get('chunk_size')} chars, {meta.get('chunk_overlap')} overlap"]
+    lines += health_lines(settings)
+    lines.append("")
+    lines.append("Settings (env RAG_* over rag.toml over defaults):")
+    lines += [f"  {name} = {value}    # {desc}" for name, value, desc in settings.public_items()]
+    return "\n".join(lines)

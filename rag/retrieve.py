@@ -1,0 +1,123 @@
+"""Hybrid retrieval: dense (Chroma, cosine) plus BM25, fused by reciprocal rank fusion.
+
+`Retriever` is the shared, thread-safe handle on the index that every query goes through. Before a
+search it checks (cheaply) whether the active generation or its version changed, in this or another
+process, and reloads the BM25 side if so. `as_langchain()` exposes it as a LangChain `BaseRetriever`.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from rag.config import Settings
+from rag.embed import Embedder
+from rag.errors import IndexUnavailableError
+from rag.indexer import lexical_key, load_lexical
+from rag.lexical import LexicalIndex
+from rag.models import Chunk, Hit
+from rag.store import Store
+
+if TYPE_CHECKING:
+    from chromadb.api.models.Collection import Collection
+    from langchain_core.retrievers import BaseRetriever
+
+
+def rrf_fuse(rankings: list[list[str]], k: int) -> dict[str, float]:
+    """Reciprocal rank fusion: score(id) = sum over rankings of 1 / (k + rank)."""
+    fused: dict[str, float] = {}
+    for ranking in rankings:
+        for rank, chunk_id in enumerate(ranking, start=1):
+            fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (k + rank)
+    return fused
+
+
+class Retriever:
+    """Searches the active index generation.
+
+    >>> r = Retriever(Settings())                       # doctest: +SKIP
+    >>> [h.chunk.source for h in r.search("export controls", k=2)]  # doctest: +SKIP
+    ['000_1b21a7c2e01bd4ee.txt', '000_1b21a7c2e01bd4ee.txt']
+    """
+
+    def __init__(self, settings: Settings, embedder: Embedder | None = None, store: Store | None = None):
+        self.settings = settings
+        self.embedder = embedder or Embedder(settings.embed_model, settings.embed_batch_size)
+        self._store = store
+        self._lock = threading.Lock()
+        self._collection: Collection | None = None
+        self._lexical: LexicalIndex | None = None
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store(self.settings)
+        return self._store
+
+    def refresh(self) -> Collection | None:
+        """The active collection, with the BM25 side reloaded if the index changed since last time."""
+        try:
+            with self._lock:
+                collection = self.store.active()
+                if collection is None:
+                    self._collection, self._lexical = None, None
+                    return None
+                if self._lexical is None or self._lexical.key != lexical_key(collection):
+                    self._lexical = load_lexical(self.store, collection)
+                self._collection = collection
+                return collection
+        except IndexUnavailableError:
+            raise
+        except Exception as exc:
+            raise IndexUnavailableError(
+                f"the index at {self.store.location} cannot be read ({str(exc).splitlines()[0][:160]})"
+            ) from exc
+
+    def search(self, query: str, k: int | None = None, vector: np.ndarray | None = None) -> list[Hit]:
+        k = k or self.settings.top_k
+        collection = self.refresh()
+        if collection is None or self._lexical is None:
+            return []
+        vector = self.embedder.encode_one(query) if vector is None else vector
+        n = max(self.settings.candidates, k)
+        try:
+            dense = self.store.query(collection, vector, n)
+        except Exception as exc:
+            raise IndexUnavailableError(f"the index at {self.store.location} cannot be searched "
+                                        f"({str(exc).splitlines()[0][:160]})") from exc
+        lexical = self._lexical.search(query, n)
+        fused = rrf_fuse([[c.id for c, _ in dense], [i for i, _ in lexical]], self.settings.rrf_k)
+        top = sorted(fused, key=lambda i: -fused[i])[:k]
+        chunks: dict[str, Chunk] = {c.id: c for c, _ in dense}
+        chunks.update(self.store.get_chunks(collection, [i for i in top if i not in chunks]))
+        dense_scores = {c.id: s for c, s in dense}
+        lexical_scores = dict(lexical)
+        return [Hit(chunks[i], fused[i], rank, dense_scores.get(i), lexical_scores.get(i))
+                for rank, i in enumerate((i for i in top if i in chunks), start=1)]
+
+    def idf(self, term: str) -> float:
+        """BM25 inverse document frequency of an analysed term (high for unseen terms)."""
+        return self._lexical.idf(term) if self._lexical is not None else 1.0
+
+    def as_langchain(self, k: int | None = None) -> BaseRetriever:
+        """This retriever as a LangChain `BaseRetriever` returning `Document`s with chunk metadata."""
+        from langchain_core.callbacks import CallbackManagerForRetrieverRun
+        from langchain_core.documents import Document as LCDocument
+        from langchain_core.retrievers import BaseRetriever
+
+        outer = self
+
+        class HybridRetriever(BaseRetriever):
+            top_k: int = k or outer.settings.top_k
+
+            def _get_relevant_documents(
+                self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **_: Any
+            ) -> list[LCDocument]:
+                return [LCDocument(page_content=h.chunk.text, id=h.chunk.id, metadata={
+                    "source": h.chunk.source, "title": h.chunk.title, "start": h.chunk.start,
+                    "end": h.chunk.end, "page": h.chunk.page, "score": h.score, "rank": h.rank})
+                    for h in outer.search(query, self.top_k)]
+
+        return HybridRetriever()

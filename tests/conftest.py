@@ -1,0 +1,62 @@
+"""Shared fixtures: real documents, the real packaged embedder, real Chroma on tmp_path."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+SEED_FILE = "000_1b21a7c2e01bd4ee.txt"
+SHARED = ROOT.parent / "shared"
+BBC = Path(os.environ.get("RAG_BBC_CORPUS", SHARED / "corpora" / "bbc"))
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    from rag.embed import Embedder
+
+    return Embedder("")
+
+
+def make_settings(tmp: Path, docs: Path, **extra):
+    from rag.config import Settings
+
+    return Settings(docs_dir=docs, index_dir=tmp / "index", **extra)
+
+
+@pytest.fixture
+def seed_docs(tmp_path: Path) -> Path:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    shutil.copy(SEEDS / SEED_FILE, docs / SEED_FILE)
+    return docs
+
+
+@pytest.fixture(scope="session")
+def seed_engine(tmp_path_factory, embedder):
+    """An engine over the seed article, indexed once for the session."""
+    from rag.service import Engine
+
+    tmp = tmp_path_factory.mktemp("seed")
+    docs = tmp / "docs"
+    docs.mkdir()
+    shutil.copy(SEEDS / SEED_FILE, docs / SEED_FILE)
+    engine = Engine(make_settings(tmp, docs), embedder)
+    engine.index()
+    return engine
+
+
+def bbc_files(n: int, sections=("business", "politics", "sport", "tech", "entertainment")) -> list[Path]:
+    if not BBC.exists():
+        pytest.skip(f"BBC corpus not found at {BBC}")
+    files: list[Path] = []
+    for section in sections:
+        files += sorted((BBC / section).glob("*.txt"))[: n // len(sections) + 1]
+    return files[:n]

@@ -1,0 +1,86 @@
+"""The default (extractive) answerer on the seed article, with the real embedder and Chroma."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import SEED_FILE, SEEDS
+from rag.errors import QuestionError
+from rag.service import answer
+
+
+def test_export_controls_names_sacks_and_cites_the_repeal_sentence(seed_engine):
+    result = answer("Who claimed what about export controls?", engine=seed_engine)
+    assert not result.abstained
+    assert "Sacks" in result.text
+    assert any("repealing certain export controls" in c.quote for c in result.citations)
+    assert "[1]" in result.text
+
+
+def test_cost_question_cites_the_5_6_million_sentence(seed_engine):
+    result = answer("How much did DeepSeek say R1 cost to develop?", engine=seed_engine)
+    assert not result.abstained
+    assert any("$5.6 million" in c.quote and "developing R1" in c.quote for c in result.citations)
+
+
+def test_capital_of_france_abstains_without_citations(seed_engine):
+    result = answer("What is the capital of France?", engine=seed_engine)
+    assert result.abstained
+    assert result.text.startswith("The documents do not say")
+    assert result.citations == ()
+    assert result.nearest, "an abstention lists the nearest passages"
+
+
+@pytest.mark.parametrize("question", [
+    "Who claimed what about export controls?",
+    "How much did DeepSeek say R1 cost to develop?",
+    "How much market value did Nvidia lose on January 27?",
+    "What did ASML's CEO say about cheaper AI models?",
+])
+def test_every_quote_is_verbatim_at_its_span(seed_engine, question):
+    text = (SEEDS / SEED_FILE).read_text(encoding="utf-8")
+    result = answer(question, engine=seed_engine)
+    assert result.citations
+    numbers = [c.n for c in result.citations]
+    assert numbers == list(range(1, len(numbers) + 1)), "sources numbered in order of first citation"
+    for c in result.citations:
+        assert c.source == SEED_FILE
+        assert text[c.start:c.end] == c.quote
+        assert f"{c.quote} [{c.n}]" in result.text, "the answer quotes each sentence verbatim"
+
+
+def test_answer_json_has_the_documented_fields(seed_engine):
+    data = answer("How much did DeepSeek say R1 cost to develop?", engine=seed_engine).to_dict()
+    for key in ("question", "text", "abstained", "citations", "timings"):
+        assert key in data
+    citation = data["citations"][0]
+    for key in ("n", "source", "title", "page", "start", "end", "quote", "score"):
+        assert key in citation
+    assert set(data["timings"]) >= {"embed", "retrieve", "total"}
+
+
+def test_follow_up_carries_the_subject_into_retrieval(seed_engine):
+    first = answer("Who is the CEO of OpenAI?", engine=seed_engine)
+    assert "Altman" in first.text
+    second = answer("What did he hint at?", history=[(first.question, first.text)], engine=seed_engine)
+    assert second.standalone_question != second.question
+    assert any("legal action" in c.quote for c in second.citations)
+
+
+@pytest.mark.parametrize("question", ["", "   \n\t "])
+def test_empty_question_is_a_clear_error(seed_engine, question):
+    with pytest.raises(QuestionError, match="type a question"):
+        answer(question, engine=seed_engine)
+
+
+def test_very_long_question_is_cut_with_a_notice(seed_engine):
+    result = answer("export controls " * 10000, engine=seed_engine)
+    assert any("cut" in n for n in result.notices)
+
+
+def test_langchain_retriever_returns_documents_with_metadata(seed_engine):
+    retriever = seed_engine.retriever.as_langchain(k=3)
+    docs = retriever.invoke("export controls")
+    assert len(docs) == 3
+    assert docs[0].metadata["source"] == SEED_FILE
+    assert any("export controls" in d.page_content for d in docs)
