@@ -24,7 +24,8 @@ from common import OUT, percentiles, record
 K = 4
 
 
-def load_documents(docs: Path) -> list[Any]:
+def load_documents(docs: Path) -> tuple[list[Any], dict[str, str]]:
+    """LangChain Documents of the folder, and the paths of duplicate files -> the copy loaded."""
     from langchain_core.documents import Document as LCDocument
 
     from rag.load import SkipFile, load, scan
@@ -37,7 +38,7 @@ def load_documents(docs: Path) -> list[Any]:
         except SkipFile:
             continue
         out.append(LCDocument(page_content=doc.text, metadata={"source": doc.path, "title": doc.title}))
-    return out
+    return out, {alias: f.path for f in files for alias in f.aliases}
 
 
 def build(docs: Path) -> tuple[Any, dict[str, Any]]:
@@ -48,7 +49,7 @@ def build(docs: Path) -> tuple[Any, dict[str, Any]]:
     from rag.embed import packaged_model_path
 
     t0 = time.perf_counter()
-    documents = load_documents(docs)
+    documents, aliases = load_documents(docs)
     splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200, add_start_index=True)
     splits = splitter.split_documents(documents)
     embeddings = HuggingFaceEmbeddings(model_name=str(packaged_model_path()), model_kwargs={"device": "cpu"})
@@ -56,11 +57,11 @@ def build(docs: Path) -> tuple[Any, dict[str, Any]]:
     for i in range(0, len(splits), 1000):
         store.add_documents(splits[i:i + 1000])
     figures = {"documents": len(documents), "chunks": len(splits),
-               "index_seconds": round(time.perf_counter() - t0, 1)}
+               "index_seconds": round(time.perf_counter() - t0, 1), "aliases": aliases}
     return store, figures
 
 
-def evaluate(store: Any, questions: list[Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def evaluate(store: Any, questions: list[Any], aliases: dict[str, str]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     from rag.eval_score import gold_rank, gold_set, key_recall, keys_found, reciprocal_rank
 
     store.similarity_search("warm up", k=K)
@@ -71,7 +72,7 @@ def evaluate(store: Any, questions: list[Any]) -> tuple[list[dict[str, Any]], di
         ms = (time.perf_counter() - t0) * 1000
         retrieved = [d.metadata["source"] for d in found]
         context = "\n".join(d.page_content for d in found)
-        gold = gold_set(q.sources, {})
+        gold = gold_set(q.sources, aliases)
         rank = gold_rank(retrieved, gold)
         rows.append({"id": q.id, "question": q.question, "answerable": q.answerable, "retrieved": retrieved,
                      "sources": sorted(gold), "gold_rank": rank, "rr": reciprocal_rank(rank),
@@ -136,11 +137,12 @@ def main() -> None:
         print(f"skipped {e}")
     docs = args.docs or bbc_corpus()
     store, figures = build(docs)
-    rows, summary = evaluate(store, questions)
+    aliases = figures.pop("aliases")
+    rows, summary = evaluate(store, questions, aliases)
     out = OUT / f"baseline-{args.questions.stem}"
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    record("baseline_langchain", {"questions": str(args.questions), "docs": str(docs), **figures, **summary})
+    record("baseline_langchain", {"question_set": str(args.questions), "docs": str(docs), **figures, **summary})
     if args.rag_run:
         print(side_by_side(summary, args.rag_run))
 

@@ -92,6 +92,6 @@ def record(name: str, figures: dict[str, Any]) -> None:
     """Print the figures and append them, with the machine line, to bench/out/<name>.jsonl."""
     OUT.mkdir(parents=True, exist_ok=True)
     line = {"bench": name, "machine": machine(), **figures}
-    print(json.dumps(line, indent=2))
+    print(json.dumps(line, indent=2, ensure_ascii=False))
     with (OUT / f"{name}.jsonl").open("a", encoding="utf-8") as f:
-        f.write(json.dumps(line) + "\n")
+        f.write(json.dumps(line, ensure_ascii=False) + "\n")

@@ -26,6 +26,7 @@ from rag.prompts import build_messages, build_rewrite_messages
 from rag.qa import abstention_text, nearest
 
 TokenFn = Callable[[str], None]
+FALLBACK_SEPARATOR = "\n\n(Showing the extractive answer instead.)\n"  # streamed before a fallback
 _THINK = re.compile(r"<think>.*?(?:</think>|$)", re.DOTALL | re.IGNORECASE)
 _REWRITE_PREFIX = re.compile(r"^(?:standalone question|question|rewritten question)\s*:\s*", re.IGNORECASE)
 
@@ -71,7 +72,7 @@ def fallback(extractive: Answer, notice: str, on_token: TokenFn | None, streamed
     """The extractive answer with `notice`; streamed after what the LLM already printed, if anything."""
     if on_token:
         if streamed:
-            on_token("\n\n(Showing the extractive answer instead.)\n")
+            on_token(FALLBACK_SEPARATOR)
         on_token(extractive.text)
     return replace(extractive, notices=extractive.notices + (notice,))
 

@@ -28,7 +28,7 @@ _SPEECH = re.compile(r"\b(said|says|claim\w*|argu\w*|warn\w*|not\w*|stat\w*|told
 _FIGURE = re.compile(r"[$£€]\s?\d|\d+(?:\.\d+)?\s?(?:%|per ?cent|million|billion|bn|m\b|thousand)|\b\d[\d,.]*\b")
 _DATE = re.compile(r"\b(?:19|20)\d\d\b|\b(?:January|February|March|April|May|June|July|August|September|"
                    r"October|November|December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b")
-_PREFILTER = 24
+_PREFILTER = 16
 W_COSINE, W_COVERAGE, W_TYPE = 0.55, 0.45, 0.06
 
 
@@ -104,7 +104,7 @@ def score_sentences(question: str, qvec: np.ndarray, hits: Sequence[Hit], embedd
     pool = pool[:_PREFILTER]
     if not pool:
         return []
-    cosines = embedder.encode([c.text for c in pool]) @ qvec
+    cosines = embedder.encode_cached([c.text for c in pool]) @ qvec
     kind = expected_type(question)
     scored = [Candidate(c.hit, c.start, c.end, c.text, c.coverage,
                         W_COSINE * float(cos) + W_COVERAGE * c.coverage + _type_bonus(kind, c.text))

@@ -63,7 +63,7 @@ def info_text(settings: Settings) -> str:
     else:
         docs = store.documents(collection)
         meta = collection.metadata or {}
-        age = time.time() - float(meta.get("updated_at", meta.get("created_at", time.time())))
+        age = time.time() - float(meta.get("updated_at") or meta.get("created_at") or time.time())
         lines += [f"Index: {store.location} (collection {collection.name})",
                   f"Documents: {len(docs)}   Chunks: {collection.count()}   Updated {_age(age)} ago",
                   f"Embedding model: {meta.get('embed_model')} ({meta.get('embed_dim')} dimensions)",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import shutil
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,7 +50,7 @@ def _chunk_metadata(chunk: Chunk, aliases: Sequence[str], now: float) -> dict[st
             "doc_sha": chunk.doc_sha, "aliases": "\n".join(aliases), "indexed_at": now}
 
 
-def chunk_from_record(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
+def chunk_from_record(chunk_id: str, text: str, meta: Mapping[str, Any]) -> Chunk:
     page = int(meta.get("page", -1))
     return Chunk(id=chunk_id, source=str(meta["source"]), title=str(meta.get("title", "")), text=text,
                  start=int(meta["start"]), end=int(meta["end"]), ordinal=int(meta.get("ordinal", 0)),
@@ -166,7 +166,7 @@ class Store:
         return found
 
     def all_chunks(self, collection: Collection) -> list[Chunk]:
-        chunks = []
+        chunks: list[Chunk] = []
         for ids, texts, metas in self._pages(collection, include=["documents", "metadatas"]):
             chunks.extend(chunk_from_record(i, t or "", m) for i, t, m in zip(ids, texts, metas, strict=True))
         return chunks
@@ -178,7 +178,7 @@ class Store:
             ids = got["ids"]
             if not ids:
                 return
-            texts = got.get("documents") or [None] * len(ids)
+            texts: list[Any] = got.get("documents") or [None] * len(ids)
             yield ids, texts, got.get("metadatas") or [{}] * len(ids)
             if len(ids) < page:
                 return
