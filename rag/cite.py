@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -223,11 +223,10 @@ def _check(i: int, text: str, cites: tuple[int, ...], hits: Sequence[Hit], vecs:
         return Checked(text, (), status, 0.0)
     supports = tuple(_support(n, text, vecs[i], hits[n - 1], source_vecs[n]) for n in cites)
     order = {"supported": 2, "weak": 1, "unsupported": 0}
+    if _foreign_names(text, [hits[n - 1].chunk.text for n in cites]):
+        supports = tuple(replace(s, status="weak") if s.status == "supported" else s for s in supports)
     best = max(supports, key=lambda s: (order[s.status], s.score))
-    status = best.status
-    if status == "supported" and _foreign_names(text, [hits[n - 1].chunk.text for n in cites]):
-        status = "weak"
-    return Checked(text, cites, status, best.score, supports)
+    return Checked(text, cites, best.status, best.score, supports)
 
 
 def citation_precision(checked: Sequence[Checked]) -> float | None:

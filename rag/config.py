@@ -50,7 +50,7 @@ class Settings(BaseSettings):
 
     # extractive answering
     abstain_threshold: float = Field(
-        0.42, description="Best sentence score below which the answer is 'The documents do not say'."
+        0.45, description="Best sentence score below which the answer is 'The documents do not say'."
     )
     max_answer_sentences: int = Field(3, ge=1, description="Most sentences quoted in an extractive answer.")
     max_question_chars: int = Field(2000, ge=10, description="Longer questions are cut, with a notice.")

@@ -118,7 +118,7 @@ def _unsupported_notice(checked: Sequence[cite.Checked], removed: int) -> str:
 def _abstained(question: str, hits: Sequence[Hit], model: BaseChatModel, extractive: Answer,
                removed: int) -> Answer:
     return Answer(question=question, text=abstention_text(question), abstained=True,
-                  nearest=extractive.nearest or nearest(hits, []), answerer=model_name(model),
+                  nearest=extractive.nearest or extractive.citations or nearest(hits, []), answerer=model_name(model),
                   removed_markers=removed, hits=tuple(hits))
 
 

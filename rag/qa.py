@@ -20,7 +20,7 @@ from rag.config import Settings
 from rag.embed import Embedder
 from rag.lexical import analyze
 from rag.models import Answer, Citation, Hit
-from rag.text import person_like_names, sentence_spans
+from rag.text import capitalised_terms, person_like_names, sentence_spans
 
 _SPEECH = re.compile(r"\b(said|says|claim\w*|argu\w*|warn\w*|not\w*|stat\w*|told|believ\w*|call\w*|"
                      r"hint\w*|voic\w*|suggest\w*|highlight\w*|point\w*|caution\w*|accus\w*|insist\w*|"
@@ -29,7 +29,7 @@ _FIGURE = re.compile(r"[$£€]\s?\d|\d+(?:\.\d+)?\s?(?:%|per ?cent|million|bill
 _DATE = re.compile(r"\b(?:19|20)\d\d\b|\b(?:January|February|March|April|May|June|July|August|September|"
                    r"October|November|December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b")
 _PREFILTER = 16
-W_COSINE, W_COVERAGE, W_TYPE = 0.55, 0.45, 0.06
+W_COSINE, W_COVERAGE, W_TYPE, W_NAMES = 0.55, 0.45, 0.06, 0.15
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,17 @@ def _type_bonus(kind: str | None, sentence: str) -> float:
     return 0.0
 
 
+def is_heading(text: str) -> bool:
+    """A title or section line ("Accusations and Investigations"): no closing punctuation, short."""
+    return len(text) < 80 and not text.rstrip("”\"')").endswith((".", "!", "?", ":", ";"))
+
+
+def named_terms(question: str) -> set[str]:
+    """Analysed terms of the names and figures in the question (capitalised words after its first)."""
+    names = {t for name in capitalised_terms(question) for t in analyze(name)}
+    return names | {t for t in analyze(question) if any(ch.isdigit() for ch in t)}
+
+
 def coverage(question_terms: dict[str, float], sentence: str) -> float:
     """Share of the question's idf weight whose terms occur in the sentence."""
     total = sum(question_terms.values())
@@ -79,6 +90,15 @@ def question_weights(question: str, idf: Callable[[str], float]) -> dict[str, fl
     return {t: idf(t) for t in dict.fromkeys(analyze(question))}
 
 
+def _missing_share(names: set[str], c: Candidate) -> float:
+    """Share of the question's names found neither in the sentence nor just before it in its chunk."""
+    if not names:
+        return 0.0
+    offset = c.start - c.hit.chunk.start
+    context = set(analyze(c.hit.chunk.text[max(0, offset - 200):offset + len(c.text)]))
+    return len(names - context) / len(names)
+
+
 def candidates(hits: Sequence[Hit], terms: dict[str, float]) -> list[Candidate]:
     """Every distinct sentence of the hits, in the document's coordinates, with its coverage."""
     seen: set[tuple[str, int]] = set()
@@ -88,7 +108,7 @@ def candidates(hits: Sequence[Hit], terms: dict[str, float]) -> list[Candidate]:
         for s, e in sentence_spans(c.text):
             key = (c.source, c.start + s)
             text = c.text[s:e]
-            if key in seen or len(text) < 12:
+            if key in seen or len(text) < 12 or is_heading(text):
                 continue
             seen.add(key)
             found.append(Candidate(hit, c.start + s, c.start + e, text, coverage(terms, text)))
@@ -106,8 +126,10 @@ def score_sentences(question: str, qvec: np.ndarray, hits: Sequence[Hit], embedd
         return []
     cosines = embedder.encode_cached([c.text for c in pool]) @ qvec
     kind = expected_type(question)
+    names = named_terms(question)
     scored = [Candidate(c.hit, c.start, c.end, c.text, c.coverage,
-                        W_COSINE * float(cos) + W_COVERAGE * c.coverage + _type_bonus(kind, c.text))
+                        W_COSINE * float(cos) + W_COVERAGE * c.coverage + _type_bonus(kind, c.text)
+                        - W_NAMES * _missing_share(names, c))
               for c, cos in zip(pool, cosines, strict=True)]
     return sorted(scored, key=lambda c: -c.score)
 

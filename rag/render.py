@@ -27,6 +27,9 @@ def answer_as_text(answer: Answer, streamed: bool = False) -> str:
     else:
         lines.append("Sources:")
         lines += [f"  [{c.n}] {c.title} — {_where(c)}\n      “{c.quote}”" for c in answer.citations]
+    if answer.sentences and streamed:
+        lines += [f"  (!) not supported by its citation: {s.text}" for s in answer.sentences
+                  if s.status == "unsupported"]
     if answer.sentences:
         bad = answer.unsupported_count
         lines.append(f"Checked: {len(answer.sentences) - bad} of {len(answer.sentences)} sentences supported"
