@@ -2,23 +2,38 @@
 
 from __future__ import annotations
 
+import urllib.error
 import urllib.request
 
 from rag.config import Settings
+from rag.errors import RagError
 
 
-def store_health(settings: Settings) -> tuple[str, bool, str]:
+def _reason(exc: BaseException) -> str:
+    """The useful first line of a failure: a URLError's reason, the cause of a wrapped store error."""
+    if isinstance(exc, urllib.error.URLError) and not isinstance(exc, urllib.error.HTTPError):
+        return _reason(exc.reason) if isinstance(exc.reason, BaseException) else str(exc.reason)
+    if isinstance(exc, RagError) and exc.__cause__ is not None:
+        return _reason(exc.__cause__)
+    return (str(exc).splitlines() or [type(exc).__name__])[0][:160]
+
+
+def store_health(settings: Settings, timeout: float = 3.0) -> tuple[str, bool, str]:
     """(location, answers?, detail) of the Chroma store."""
     from rag.store import Store
 
     location = settings.chroma_url or str(settings.index_dir / "chroma")
     try:
+        if settings.chroma_url:  # a bounded probe first: the Chroma client waits without a timeout
+            heartbeat = settings.chroma_url.rstrip("/") + "/api/v2/heartbeat"
+            with urllib.request.urlopen(heartbeat, timeout=timeout):  # noqa: S310 - configured URL
+                pass
         store = Store(settings)
         store.client.heartbeat()
         active = store.active_name()
         return location, True, f"active collection {active}" if active else "no index yet"
     except Exception as exc:
-        return location, False, (str(exc).splitlines() or [type(exc).__name__])[0][:160]
+        return location, False, _reason(exc)
 
 
 def llm_health(settings: Settings, timeout: float = 3.0) -> tuple[str, bool, str]:
@@ -35,7 +50,7 @@ def llm_health(settings: Settings, timeout: float = 3.0) -> tuple[str, bool, str
         with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - configured URL
             return f"{settings.llm} {url}", True, f"HTTP {response.status}"
     except Exception as exc:
-        return f"{settings.llm} {url}", False, str(exc)[:160]
+        return f"{settings.llm} {url}", False, _reason(exc)
 
 
 def health_lines(settings: Settings) -> list[str]:

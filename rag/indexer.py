@@ -8,6 +8,7 @@ generation and switches to it only at the end: a crash half-way leaves the previ
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -24,7 +25,7 @@ from rag.errors import IndexBusyError, NoDocumentsError
 from rag.lexical import LexicalIndex
 from rag.load import SUPPORTED, SkipFile, Skipped, SourceFile, load, scan
 from rag.models import Chunk
-from rag.store import SCHEMA_VERSION, Store
+from rag.store import SCHEMA_VERSION, Store, store_error, unreachable
 
 if TYPE_CHECKING:
     from chromadb.api.models.Collection import Collection
@@ -89,7 +90,8 @@ def build_lexical(store: Store, collection: Collection) -> tuple[LexicalIndex, l
     chunks = store.all_chunks(collection)
     lexical = LexicalIndex.build(lexical_key(collection), [c.id for c in chunks], [c.text for c in chunks])
     if not Store.version(collection).startswith("dirty-"):
-        lexical.save(lexical_cache_dir(store.settings))
+        with contextlib.suppress(OSError):  # only a cache: another front end sharing index_dir may be saving it
+            lexical.save(lexical_cache_dir(store.settings))
     return lexical, chunks
 
 
@@ -124,7 +126,12 @@ def build_index(settings: Settings, *, rebuild: bool = False, embedder: Embedder
         if not files and not report.skipped:
             raise NoDocumentsError(
                 f"no documents in {settings.docs_dir} (supported: {' '.join(SUPPORTED)})")
-        _run(settings, store, embedder, files, report, rebuild, progress)
+        try:
+            _run(settings, store, embedder, files, report, rebuild, progress)
+        except Exception as exc:
+            if settings.chroma_url and unreachable(exc):  # the server went away: one line, not a traceback
+                raise store_error(settings, exc, "written") from exc
+            raise
         report.seconds = time.perf_counter() - started
         return report
     finally:
@@ -135,6 +142,7 @@ def _run(settings: Settings, store: Store, embedder: Embedder, files: list[Sourc
          report: IndexReport, rebuild: bool, progress: ProgressFn | None) -> None:
     wanted = index_meta(settings, embedder)
     current = store.active()
+    store.drop_stale(keep=current.name if current else None)  # leftovers of a crashed rebuild
     reason = "--rebuild asked" if rebuild else ("no index yet" if current is None else
                                                 incompatibility(current, wanted))
     if reason:

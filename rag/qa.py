@@ -20,7 +20,7 @@ from rag.config import Settings
 from rag.embed import Embedder
 from rag.lexical import analyze
 from rag.models import Answer, Citation, Hit
-from rag.text import capitalised_terms, person_like_names, sentence_spans
+from rag.text import person_like_names, sentence_spans
 
 _SPEECH = re.compile(r"\b(said|says|claim\w*|argu\w*|warn\w*|not\w*|stat\w*|told|believ\w*|call\w*|"
                      r"hint\w*|voic\w*|suggest\w*|highlight\w*|point\w*|caution\w*|accus\w*|insist\w*|"
@@ -29,7 +29,7 @@ _FIGURE = re.compile(r"[$£€]\s?\d|\d+(?:\.\d+)?\s?(?:%|per ?cent|million|bill
 _DATE = re.compile(r"\b(?:19|20)\d\d\b|\b(?:January|February|March|April|May|June|July|August|September|"
                    r"October|November|December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b")
 _PREFILTER = 16
-W_COSINE, W_COVERAGE, W_TYPE, W_NAMES = 0.55, 0.45, 0.06, 0.15
+W_COSINE, W_COVERAGE, W_TYPE, W_NAMES, W_FIGURES = 0.55, 0.45, 0.06, 0.15, 0.15
 
 
 @dataclass(frozen=True)
@@ -71,32 +71,46 @@ def is_heading(text: str) -> bool:
     return len(text) < 80 and not text.rstrip("”\"')").endswith((".", "!", "?", ":", ";"))
 
 
-def named_terms(question: str) -> set[str]:
-    """Analysed terms of the names and figures in the question (capitalised words after its first)."""
-    names = {t for name in capitalised_terms(question) for t in analyze(name)}
-    return names | {t for t in analyze(question) if any(ch.isdigit() for ch in t)}
+def name_groups(question: str) -> list[set[str]]:
+    """The names in the question (runs of capitalised words after its first word), as term sets.
+
+    A name counts as present when any of its words is ("McConnell" for "Jack McConnell").
+    """
+    runs = re.findall(r"(?<!^)(?<![.?!] )\b[A-Z][\w’'&-]*(?:\s+[A-Z][\w’'&-]*)*", question.strip())
+    groups = [set(analyze(run)) for run in runs]
+    return [g for g in groups if g]
 
 
-def coverage(question_terms: dict[str, float], sentence: str) -> float:
-    """Share of the question's idf weight whose terms occur in the sentence."""
+def figures(question: str) -> set[str]:
+    return {t for t in analyze(question) if any(ch.isdigit() for ch in t)}
+
+
+def coverage(question_terms: dict[str, float], sentence: str, title: str = "") -> float:
+    """Share of the question's idf weight whose terms occur in the sentence (half for the title's).
+
+    The title counts because news sentences lean on it: "He said fines of up to £2,500..." answers
+    a question about the Scottish smoking ban only through its headline.
+    """
     total = sum(question_terms.values())
     if not total:
         return 0.0
-    present = set(analyze(sentence))
-    return sum(w for t, w in question_terms.items() if t in present) / total
+    present, in_title = set(analyze(sentence)), set(analyze(title))
+    found = sum(w if t in present else w / 2 for t, w in question_terms.items() if t in present | in_title)
+    return found / total
 
 
 def question_weights(question: str, idf: Callable[[str], float]) -> dict[str, float]:
     return {t: idf(t) for t in dict.fromkeys(analyze(question))}
 
 
-def _missing_share(names: set[str], c: Candidate) -> float:
-    """Share of the question's names found neither in the sentence nor just before it in its chunk."""
-    if not names:
-        return 0.0
+def _missing(names: list[set[str]], numbers: set[str], c: Candidate) -> float:
+    """Penalty for the question's names and figures absent from the sentence, its lead-in and title."""
     offset = c.start - c.hit.chunk.start
-    context = set(analyze(c.hit.chunk.text[max(0, offset - 200):offset + len(c.text)]))
-    return len(names - context) / len(names)
+    context = set(analyze(c.hit.chunk.text[max(0, offset - 200):offset + len(c.text)] + " " + c.hit.chunk.title))
+    penalty = W_NAMES * sum(1 for g in names if not g & context) / len(names) if names else 0.0
+    if numbers:
+        penalty += W_FIGURES * len(numbers - set(analyze(c.text))) / len(numbers)
+    return penalty
 
 
 def candidates(hits: Sequence[Hit], terms: dict[str, float]) -> list[Candidate]:
@@ -111,7 +125,7 @@ def candidates(hits: Sequence[Hit], terms: dict[str, float]) -> list[Candidate]:
             if key in seen or len(text) < 12 or is_heading(text):
                 continue
             seen.add(key)
-            found.append(Candidate(hit, c.start + s, c.start + e, text, coverage(terms, text)))
+            found.append(Candidate(hit, c.start + s, c.start + e, text, coverage(terms, text, c.title)))
     return found
 
 
@@ -126,10 +140,10 @@ def score_sentences(question: str, qvec: np.ndarray, hits: Sequence[Hit], embedd
         return []
     cosines = embedder.encode_cached([c.text for c in pool]) @ qvec
     kind = expected_type(question)
-    names = named_terms(question)
+    names, numbers = name_groups(question), figures(question)
     scored = [Candidate(c.hit, c.start, c.end, c.text, c.coverage,
                         W_COSINE * float(cos) + W_COVERAGE * c.coverage + _type_bonus(kind, c.text)
-                        - W_NAMES * _missing_share(names, c))
+                        - _missing(names, numbers, c))
               for c, cos in zip(pool, cosines, strict=True)]
     return sorted(scored, key=lambda c: -c.score)
 

@@ -14,11 +14,10 @@ import numpy as np
 
 from rag.config import Settings
 from rag.embed import Embedder
-from rag.errors import IndexUnavailableError
 from rag.indexer import lexical_key, load_lexical
 from rag.lexical import LexicalIndex
 from rag.models import Chunk, Hit
-from rag.store import Store
+from rag.store import Store, store_error
 
 if TYPE_CHECKING:
     from chromadb.api.models.Collection import Collection
@@ -68,12 +67,8 @@ class Retriever:
                     self._lexical = load_lexical(self.store, collection)
                 self._collection = collection
                 return collection
-        except IndexUnavailableError:
-            raise
         except Exception as exc:
-            raise IndexUnavailableError(
-                f"the index at {self.store.location} cannot be read ({str(exc).splitlines()[0][:160]})"
-            ) from exc
+            raise store_error(self.settings, exc) from exc
 
     def search(self, query: str, k: int | None = None, vector: np.ndarray | None = None) -> list[Hit]:
         k = k or self.settings.top_k
@@ -82,16 +77,15 @@ class Retriever:
             return []
         vector = self.embedder.encode_one(query) if vector is None else vector
         n = max(self.settings.candidates, k)
+        lexical = self._lexical.search(query, n)
         try:
             dense = self.store.query(collection, vector, n)
+            fused = rrf_fuse([[c.id for c, _ in dense], [i for i, _ in lexical]], self.settings.rrf_k)
+            top = sorted(fused, key=lambda i: -fused[i])[:k]
+            chunks: dict[str, Chunk] = {c.id: c for c, _ in dense}
+            chunks.update(self.store.get_chunks(collection, [i for i in top if i not in chunks]))
         except Exception as exc:
-            raise IndexUnavailableError(f"the index at {self.store.location} cannot be searched "
-                                        f"({str(exc).splitlines()[0][:160]})") from exc
-        lexical = self._lexical.search(query, n)
-        fused = rrf_fuse([[c.id for c, _ in dense], [i for i, _ in lexical]], self.settings.rrf_k)
-        top = sorted(fused, key=lambda i: -fused[i])[:k]
-        chunks: dict[str, Chunk] = {c.id: c for c, _ in dense}
-        chunks.update(self.store.get_chunks(collection, [i for i in top if i not in chunks]))
+            raise store_error(self.settings, exc, "searched") from exc
         dense_scores = {c.id: s for c, s in dense}
         lexical_scores = dict(lexical)
         return [Hit(chunks[i], fused[i], rank, dense_scores.get(i), lexical_scores.get(i))

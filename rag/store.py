@@ -80,6 +80,28 @@ def _short(exc: BaseException) -> str:
     return (str(exc).splitlines() or [type(exc).__name__])[0][:200]
 
 
+def unreachable(exc: BaseException) -> bool:
+    """True when `exc` (or what caused it) is a failure to reach a server, not a problem of the index."""
+    import httpx
+
+    while exc is not None:
+        if isinstance(exc, httpx.TransportError | ConnectionError | TimeoutError):
+            return True
+        exc = exc.__cause__  # type: ignore[assignment]
+    return False
+
+
+def store_error(settings: Settings, exc: BaseException, doing: str = "read") -> IndexUnavailableError:
+    """The one-line error for a failed store call: the server does not answer, or the index cannot be `doing`."""
+    if isinstance(exc, IndexUnavailableError):
+        return exc
+    if settings.chroma_url and unreachable(exc):
+        return IndexUnavailableError(
+            f"the Chroma server at {settings.chroma_url} does not answer ({_short(exc)}); is it running?")
+    location = settings.chroma_url or str(settings.index_dir / "chroma")
+    return IndexUnavailableError(f"the index at {location} cannot be {doing} ({_short(exc)})")
+
+
 def quarantine_local_index(index_dir: Path) -> Path | None:
     """Move a broken embedded index aside (kept for inspection) so a fresh one can be built."""
     path = index_dir / "chroma"
@@ -116,9 +138,11 @@ class Store:
         name = self.active_name()
         if not name:
             return None
+        from chromadb.errors import NotFoundError
+
         try:
             return self.client.get_collection(name, embedding_function=None)
-        except Exception:
+        except NotFoundError:  # the pointer names a deleted generation: treat as no index
             return None
 
     def create_generation(self, meta: dict[str, Any]) -> Collection:

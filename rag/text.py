@@ -43,6 +43,8 @@ def _is_abbreviation(text: str, dot: int) -> bool:
         return False
     if word.lower().replace(".", "") in _ABBREVIATIONS:
         return True
+    if j > 0 and not (text[j - 1].isspace() or text[j - 1] in "(\"“'‘"):
+        return False  # "Jay-Z." ends a sentence; only a free-standing letter is an initial
     # single letters and dotted initialisms: "J.", "U.S", "e.g"
     return len(word) == 1 or ("." in word and all(len(p) <= 2 for p in word.split(".")))
 
