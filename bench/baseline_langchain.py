@@ -41,7 +41,8 @@ def load_documents(docs: Path) -> tuple[list[Any], dict[str, str]]:
     return out, {alias: f.path for f in files for alias in f.aliases}
 
 
-def build(docs: Path) -> tuple[Any, dict[str, Any]]:
+def build(docs: Path, persist: Path | None = None) -> tuple[Any, dict[str, Any]]:
+    """The tutorial's vector store over `docs`; with `persist`, kept there and reused when present."""
     from langchain_chroma import Chroma
     from langchain_huggingface import HuggingFaceEmbeddings
     from langchain_text_splitters import RecursiveCharacterTextSplitter
@@ -50,10 +51,14 @@ def build(docs: Path) -> tuple[Any, dict[str, Any]]:
 
     t0 = time.perf_counter()
     documents, aliases = load_documents(docs)
+    embeddings = HuggingFaceEmbeddings(model_name=str(packaged_model_path()), model_kwargs={"device": "cpu"})
+    store = Chroma(collection_name="baseline", embedding_function=embeddings,
+                   persist_directory=str(persist) if persist else None)
+    if persist and store._collection.count():
+        return store, {"documents": len(documents), "chunks": store._collection.count(),
+                       "index_seconds": f"reused {persist}", "aliases": aliases}
     splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200, add_start_index=True)
     splits = splitter.split_documents(documents)
-    embeddings = HuggingFaceEmbeddings(model_name=str(packaged_model_path()), model_kwargs={"device": "cpu"})
-    store = Chroma(collection_name="baseline", embedding_function=embeddings)
     for i in range(0, len(splits), 1000):
         store.add_documents(splits[i:i + 1000])
     figures = {"documents": len(documents), "chunks": len(splits),
@@ -104,6 +109,9 @@ def side_by_side(baseline: dict[str, Any], rag_run: Path) -> str:
     def f(v: Any) -> str:
         return "–" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v)
 
+    def ms(v: Any) -> str:
+        return "–" if v is None else f"{v:.0f}"
+
     lines = ["| metric | LangChain baseline | rag |", "|---|---:|---:|",
              f"| hit@{K} | {f(baseline[f'hit@{K}'])} | {f(rag_hit4)} |",
              f"| hit@k (rag k={rag_summary.get('k')}) | – | {f(rag_summary.get('hit@k'))} |",
@@ -116,8 +124,8 @@ def side_by_side(baseline: dict[str, Any], rag_run: Path) -> str:
              f"| citation precision | – | {f(rag_summary.get('citation_precision'))} |",
              f"| abstention (unanswerable) | – (never abstains) | {f(rag_summary.get('abstention'))} |",
              f"| false abstention | – | {f(rag_summary.get('false_abstention'))} |",
-             f"| latency p50 / p95, ms | {f(baseline['search_p50_ms'])} / {f(baseline['search_p95_ms'])} (search) | "
-             f"{f(rag_summary.get('latency_p50_ms'))} / {f(rag_summary.get('latency_p95_ms'))} (answer) |"]
+             f"| latency p50 / p95, ms | {ms(baseline['search_p50_ms'])} / {ms(baseline['search_p95_ms'])} (search) | "
+             f"{ms(rag_summary.get('latency_p50_ms'))} / {ms(rag_summary.get('latency_p95_ms'))} (answer) |"]
     return "\n".join(lines)
 
 
@@ -125,6 +133,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("questions", type=Path, help="question set (JSON Lines)")
     parser.add_argument("--docs", type=Path, default=None, help="documents (default: the BBC corpus)")
+    parser.add_argument("--persist", type=Path, default=None, help="keep the vector store here; reuse it if present")
+    parser.add_argument("--build-only", action="store_true", help="build (and persist) the store, score nothing")
     parser.add_argument("--rag-run", type=Path, default=None, help="a `rag eval` run folder to show beside it")
     args = parser.parse_args()
 
@@ -136,7 +146,10 @@ def main() -> None:
     for e in errors:
         print(f"skipped {e}")
     docs = args.docs or bbc_corpus()
-    store, figures = build(docs)
+    store, figures = build(docs, args.persist)
+    if args.build_only:
+        print(json.dumps({k: v for k, v in figures.items() if k != "aliases"}))
+        return
     aliases = figures.pop("aliases")
     rows, summary = evaluate(store, questions, aliases)
     out = OUT / f"baseline-{args.questions.stem}"

@@ -230,14 +230,15 @@ def run_eval(settings: Settings, questions: Sequence[Question], *, engine: Any =
     return EvalRun(summarize(rows, k), rows, meta)
 
 
-def _progress(label: str) -> Any:
+def _progress(label: str, transient: bool = False) -> Any:
     from contextlib import contextmanager
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     @contextmanager
     def bar() -> Iterator[ProgressFn]:
-        with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as p:
+        with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      transient=transient) as p:
             task = p.add_task(label, total=None)
             yield lambda done, total: p.update(task, completed=done, total=total or None)
     return bar()
@@ -270,7 +271,7 @@ def run_cli(settings: Settings, questions: list[Path], *, top_k: int | None = No
     from rag.service import get_engine
 
     engine = get_engine(settings)
-    with _progress("Indexing") as bar:
+    with _progress("Indexing", transient=True) as bar:
         engine.ensure_index(lambda done, total, chunks, msg: bar(done, total))
     with _progress("Evaluating") as bar:
         run = run_eval(settings, chosen, engine=engine, top_k=top_k, limit=limit, progress=bar)

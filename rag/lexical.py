@@ -9,7 +9,9 @@ over one Chroma server stay in step, and a crash mid-index can never leave the t
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import uuid
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -82,13 +84,13 @@ class LexicalIndex:
 
     def save(self, folder: Path) -> None:
         """Write atomically: into a temporary folder, then renamed over the old one."""
-        tmp = folder.with_name(folder.name + ".tmp")
+        tmp = folder.with_name(f"{folder.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         if self._model is not None:
             self._model.save(str(tmp / "bm25"))
         (tmp / "meta.json").write_text(json.dumps({"key": self.key, "ids": self.ids}))
-        old = folder.with_name(folder.name + ".old")
+        old = folder.with_name(f"{folder.name}.old-{os.getpid()}-{uuid.uuid4().hex[:8]}")
         shutil.rmtree(old, ignore_errors=True)
         if folder.exists():
             folder.rename(old)

@@ -56,21 +56,24 @@ def _age(seconds: float) -> str:
 def info_text(settings: Settings) -> str:
     """Documents, chunks, model, index location and age, health, then the effective settings."""
     from rag.health import health_lines
-    from rag.store import Store
+    from rag.store import Store, store_error
 
-    lines = []
-    store = Store(settings)
-    collection = store.active()
-    if collection is None:
-        lines.append(f"Index: none yet at {store.location} (run `rag index`).")
-    else:
-        docs = store.documents(collection)
-        meta = collection.metadata or {}
-        age = time.time() - float(meta.get("updated_at") or meta.get("created_at") or time.time())
-        lines += [f"Index: {store.location} (collection {collection.name})",
-                  f"Documents: {len(docs)}   Chunks: {collection.count()}   Updated {_age(age)} ago",
-                  f"Embedding model: {meta.get('embed_model')} ({meta.get('embed_dim')} dimensions)",
-                  f"Chunking: {meta.get('chunk_size')} chars, {meta.get('chunk_overlap')} overlap"]
+    lines: list[str] = []
+    try:
+        store = Store(settings)
+        collection = store.active()
+        if collection is None:
+            lines.append(f"Index: none yet at {store.location} (run `rag index`).")
+        else:
+            docs = store.documents(collection)
+            meta = collection.metadata or {}
+            age = time.time() - float(meta.get("updated_at") or meta.get("created_at") or time.time())
+            lines += [f"Index: {store.location} (collection {collection.name})",
+                      f"Documents: {len(docs)}   Chunks: {collection.count()}   Updated {_age(age)} ago",
+                      f"Embedding model: {meta.get('embed_model')} ({meta.get('embed_dim')} dimensions)",
+                      f"Chunking: {meta.get('chunk_size')} chars, {meta.get('chunk_overlap')} overlap"]
+    except Exception as exc:  # e.g. a Chroma server that does not answer: the health lines say more
+        lines = [f"Index: cannot be read: {store_error(settings, exc)}"]
     lines += health_lines(settings)
     lines.append("")
     lines.append("Settings (env RAG_* over rag.toml over defaults):")

@@ -63,12 +63,21 @@ class Retriever:
                 if collection is None:
                     self._collection, self._lexical = None, None
                     return None
-                if self._lexical is None or self._lexical.key != lexical_key(collection):
+                if self._lexical_outdated(collection):
                     self._lexical = load_lexical(self.store, collection)
                 self._collection = collection
                 return collection
         except Exception as exc:
             raise store_error(self.settings, exc) from exc
+
+    def _lexical_outdated(self, collection: Collection) -> bool:
+        """True when BM25 must be rebuilt. While another process is still writing this generation
+        (a `dirty-` version), the BM25 side already loaded stays in use until that run ends, instead
+        of re-reading every chunk for each question; chunks deleted meanwhile are simply not returned."""
+        if self._lexical is None or self._lexical.key == lexical_key(collection):
+            return self._lexical is None
+        writing = Store.version(collection).startswith("dirty-")
+        return not (writing and self._collection is not None and self._collection.name == collection.name)
 
     def search(self, query: str, k: int | None = None, vector: np.ndarray | None = None) -> list[Hit]:
         k = k or self.settings.top_k
