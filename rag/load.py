@@ -177,8 +177,11 @@ def _looks_binary(text: str) -> bool:
 
 
 def _first_line(text: str, fallback: str) -> str:
-    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), fallback)
-    return re.sub(r"^#+\s*", "", line)[:200]
+    """The first non-empty line, without markdown '#', cut at a word to about 120 characters."""
+    line = re.sub(r"^#+\s*", "", next((ln.strip() for ln in text.splitlines() if ln.strip()), fallback))
+    if len(line) <= 120:
+        return line
+    return line[:120].rsplit(" ", 1)[0] + "…"
 
 
 def load(file: SourceFile, warn: Warn = lambda message: None) -> Document:

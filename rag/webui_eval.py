@@ -1,0 +1,69 @@
+"""The Evaluate tab: run a question set from evals/ (or an uploaded one) and show how it scored."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rag.config import Settings
+from rag.errors import RagError
+from rag.service import Engine
+
+
+def question_sets(evals_dir: Path) -> list[str]:
+    return sorted(p.name for p in evals_dir.glob("*.jsonl"))
+
+
+def run_set(engine: Engine, path: Path, limit: int | None = None,
+            progress: Callable[[int, int], None] | None = None) -> tuple[str, str | None, list[list[Any]], str | None]:
+    """(summary markdown, chart path, per-question rows, report path) for one question set."""
+    from rag.eval_report import write_report
+    from rag.evaluate import load_questions, run_eval
+
+    try:
+        questions, errors = load_questions(path)
+    except (OSError, RagError) as exc:
+        return f"Cannot read {path.name}: {exc}", None, [], None
+    if not questions:
+        return f"No usable questions in {path.name}. " + " ".join(errors[:3]), None, [], None
+    run = run_eval(engine.settings, questions, engine=engine, limit=limit, progress=progress)
+    out = Path(tempfile.mkdtemp(prefix="rag-eval-"))
+    paths = write_report(run, out)
+    summary = "| metric | value |\n|---|---|\n" + "\n".join(
+        f"| {name} | {value:.3f} |" if isinstance(value, float) else f"| {name} | {value} |"
+        for name, value in run.summary.items())
+    if errors:
+        summary += "\n\nSkipped lines: " + "; ".join(errors[:5])
+    rows = [[r.get("id"), r.get("question"), "pass" if r.get("passed") else "FAIL",
+             str(r.get("answer_text", ""))[:300], ", ".join(r.get("cited_sources") or [])] for r in run.rows]
+    rows.sort(key=lambda r: r[2] == "pass")
+    return summary, str(paths["report.png"]), rows, str(paths["report.md"])
+
+
+def evaluate_tab(settings: Settings, gr: Any, engine_for: Callable[[Settings], Engine]) -> None:
+    sets = question_sets(settings.evals_dir)
+    with gr.Row():
+        chosen = gr.Dropdown(sets, value=sets[0] if sets else None, label="Question set in evals/")
+        uploaded = gr.File(file_types=[".jsonl"], label="…or upload one (JSON Lines)")
+        limit = gr.Number(value=0, precision=0, label="Only the first N questions (0 = all)")
+    run = gr.Button("Run evaluation", variant="primary", elem_id="run-eval")
+    summary = gr.Markdown(elem_id="eval-summary")
+    chart = gr.Image(label="Metrics", type="filepath")
+    table = gr.Dataframe(headers=["id", "question", "result", "answer", "cited sources"], interactive=False,
+                         wrap=True)
+    report = gr.File(label="Report (markdown)")
+
+    def go(name: str | None, upload: Any, n: float | None, progress: Any = gr.Progress()) -> Any:
+        path = Path(upload if isinstance(upload, str) else getattr(upload, "name", "")) if upload else (
+            settings.evals_dir / name if name else None)
+        if path is None:
+            return "Pick or upload a question set.", None, [], None
+
+        def step(done: int, total: int) -> None:
+            progress((done, total), desc="Answering questions", unit="questions")
+
+        return run_set(engine_for(settings), path, int(n or 0) or None, step)
+
+    run.click(go, [chosen, uploaded, limit], [summary, chart, table, report])
