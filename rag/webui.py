@@ -80,8 +80,8 @@ def _chat_tab(settings: Settings, gr: Any) -> None:
 
     outputs = [chatbot, history, citations, detail, question]
     inputs = [question, chatbot, history, answerer, top_k]
-    ask.click(respond, inputs, outputs)
-    question.submit(respond, inputs, outputs)
+    ask.click(respond, inputs, outputs, api_name="ask")
+    question.submit(respond, inputs, outputs, api_name="ask_on_enter")
     cite_open.click(h.open_citation, [cite_n, citations], [panel])
     clear.click(lambda: ([], [], [], "", h.source_panel(None)), None, [chatbot, history, citations, detail, panel])
     from rag.health import health_lines

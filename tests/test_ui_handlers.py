@@ -86,3 +86,17 @@ def test_example_questions_come_from_evals(tmp_path):
     (tmp_path / "a.jsonl").write_text('{"id": "1", "question": "Q one?"}\nnot json\n'
                                       '{"id": "2", "question": "Q two?", "answerable": false}\n')
     assert h.example_questions(tmp_path) == ["Q one?"]
+
+
+def test_evaluate_tab_runs_a_question_set(seed_engine, tmp_path):
+    from rag.webui_eval import run_set
+
+    qs = tmp_path / "q.jsonl"
+    qs.write_text('{"id": "a", "question": "How much did DeepSeek say R1 cost to develop?", '
+                  '"answer_keys": ["5.6 million"], "sources": ["000_1b21a7c2e01bd4ee.txt"]}\n'
+                  '{"id": "b", "question": "What is the capital of France?", "answerable": false}\nbroken\n')
+    seen: list[tuple[int, int]] = []
+    summary, chart, rows, report = run_set(seed_engine, qs, progress=lambda d, t: seen.append((d, t)))
+    assert "accuracy" in summary and "q.jsonl:3" in summary
+    assert chart and chart.endswith(".png") and report and report.endswith(".md")
+    assert [r[2] for r in rows] == ["pass", "pass"] and seen[-1] == (2, 2)
