@@ -10,4 +10,4 @@ settings = Settings()
 demo = build_demo(settings)
 
 if __name__ == "__main__":
-    serve(settings)
+    serve(settings, demo)

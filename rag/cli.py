@@ -125,10 +125,10 @@ def ask(question: Annotated[str, typer.Argument(help="The question to answer.")]
         settings = load_settings(docs_dir=docs, index_dir=index_dir, llm=llm, llm_base_url=base_url,
                                  llm_model=model)
         engine = get_engine(settings)
-        if engine.retriever.refresh() is None:
-            typer.echo("No index yet: building it first.", err=True)
-            with progress_bar("Building the index") as update:
-                print_index_report(engine.index(progress=update, wait=600), err=True)
+        with progress_bar("Building the index") as update:  # none, damaged or outdated: build it first
+            report = engine.ensure_index(update, notice=lambda why: typer.echo(why, err=True))
+        if report:
+            print_index_report(report, err=True)
         streaming = not as_json and settings.llm != "extractive"
         result = answer(question, engine=engine, top_k=k, on_token=_write if streaming else None)
         if as_json:

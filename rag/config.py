@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     abstain_threshold: float = Field(
         0.45, description="Best sentence score below which the answer is 'The documents do not say'."
     )
+    unseen_word_penalty: float = Field(
+        0.15, ge=0, description="Raise of the abstain threshold for each question word no chunk uses (large "
+                                "collections only): such a word names something the documents do not cover.")
+    unseen_word_min_chunks: int = Field(
+        2000, ge=1, description="Smallest collection (in chunks) where unseen question words count against "
+                                "answering; in a small one they are usually just paraphrase.")
     max_answer_sentences: int = Field(3, ge=1, description="Most sentences quoted in an extractive answer.")
     max_question_chars: int = Field(2000, ge=10, description="Longer questions are cut, with a notice.")
 

@@ -21,11 +21,11 @@ from filelock import FileLock, Timeout
 from rag.chunk import chunk_document
 from rag.config import Settings
 from rag.embed import Embedder
-from rag.errors import IndexBusyError, NoDocumentsError
+from rag.errors import IndexBusyError, IndexUnavailableError, NoDocumentsError
 from rag.lexical import LexicalIndex
 from rag.load import SUPPORTED, SkipFile, Skipped, SourceFile, load, scan
 from rag.models import Chunk
-from rag.store import SCHEMA_VERSION, Store, store_error, unreachable
+from rag.store import SCHEMA_VERSION, Store, damaged, quarantine_local_index, store_error, unreachable
 
 if TYPE_CHECKING:
     from chromadb.api.models.Collection import Collection
@@ -50,6 +50,7 @@ class IndexReport:
     documents_total: int = 0
     seconds: float = 0.0
     rebuilt: str | None = None  # why a fresh generation was built, if it was
+    repaired: bool = False  # a damaged embedded index was moved aside (open Store objects are stale)
 
     def summary(self) -> str:
         parts = [f"{len(self.added)} added", f"{len(self.changed)} changed", f"{len(self.removed)} removed",
@@ -102,7 +103,10 @@ def load_lexical(store: Store, collection: Collection) -> LexicalIndex:
 
 
 def index_lock(settings: Settings, wait: float = 0.0) -> FileLock:
-    settings.index_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        settings.index_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise IndexUnavailableError(f"cannot use {settings.index_dir} as the index folder ({exc.strerror})") from exc
     lock = FileLock(str(settings.index_dir / "index.lock"))
     try:
         lock.acquire(timeout=wait)
@@ -120,18 +124,24 @@ def build_index(settings: Settings, *, rebuild: bool = False, embedder: Embedder
     lock = index_lock(settings, wait)
     try:
         embedder = embedder or Embedder(settings.embed_model, settings.embed_batch_size)
-        store = store or Store(settings)
-        report = IndexReport()
-        files, report.skipped = scan(settings.docs_dir, settings.max_file_mb)
-        if not files and not report.skipped:
+        files, skipped = scan(settings.docs_dir, settings.max_file_mb)
+        report = IndexReport(skipped=list(skipped))
+        if not files and not skipped:
             raise NoDocumentsError(
                 f"no documents in {settings.docs_dir} (supported: {' '.join(SUPPORTED)})")
         try:
-            _run(settings, store, embedder, files, report, rebuild, progress)
+            _run(settings, store or Store(settings), embedder, files, report, rebuild, progress)
         except Exception as exc:
             if settings.chroma_url and unreachable(exc):  # the server went away: one line, not a traceback
                 raise store_error(settings, exc, "written") from exc
-            raise
+            if not damaged(settings, exc):
+                raise
+            # the embedded index's files are damaged: keep them aside for inspection, build afresh
+            moved = quarantine_local_index(settings.index_dir)
+            report = IndexReport(skipped=list(skipped))
+            _run(settings, Store(settings), embedder, files, report, True, progress)
+            report.rebuilt = f"{store_error(settings, exc)}; it was moved to {moved}"
+            report.repaired = True
         report.seconds = time.perf_counter() - started
         return report
     finally:

@@ -73,6 +73,10 @@ class LexicalIndex:
         df = self._document_frequency(term)
         return float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
 
+    def unseen(self, terms: Sequence[str]) -> list[str]:
+        """The analysed terms that no chunk contains."""
+        return [t for t in terms if self._document_frequency(t) == 0]
+
     def _document_frequency(self, term: str) -> int:
         if self._model is None:
             return 0

@@ -1,10 +1,15 @@
 """Find and read documents: .txt .md (text), .html/.htm (visible text only), .pdf (text per page).
 
-`scan` walks the documents folder (recursively, sorted, no hidden files, no symlink loops), hashes
-every supported file and groups byte-identical ones, so a document is indexed once under its first
-path and its other paths are reported. `load` decodes one file into a `Document`; a file that cannot
-be used raises `SkipFile` with a one-line reason. Nothing here raises for a single bad file through
-`load_all`. Not handled: OCR of scanned PDFs, office formats, archives.
+`scan` walks the documents folder (recursively, sorted, no hidden entries, each real directory once so
+symlink loops end), hashes every supported file and groups byte-identical ones: a document is indexed
+once under its lexicographically first path and its other paths become `aliases`. `load` decodes one
+file into a `Document`; a file that cannot be used raises `SkipFile` with a one-line reason, and
+`load_all` turns every failure of a single file into a `Skipped`, never an exception.
+
+Text that is not UTF-8 is decoded with the encoding charset-normalizer detects on a sample of about
+1 MiB around the first non-UTF-8 byte. HTML and PDF parsing live in rag.load_html and rag.load_pdf.
+Left out: OCR of scanned PDFs, office formats, archives, UTF-16/32 text without a BOM (seen as
+binary), the HTML <meta charset> (the bytes decide), streaming of huge files (each is read whole).
 """
 
 from __future__ import annotations
@@ -21,7 +26,12 @@ from rag.errors import NoDocumentsError, RagError
 from rag.models import Document
 
 SUPPORTED = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
-_BLOCK = 1 << 20
+_MARKDOWN = (".md", ".markdown")
+_HTML = (".html", ".htm")
+_BLOCK = 1 << 20  # bytes hashed per read
+_SAMPLE = 1 << 20  # bytes of a non-UTF-8 file its encoding is detected on
+_TITLE_MAX = 200
+_WESTERN = ("cp1252", "latin_1", "iso8859_15")
 Warn = Callable[[str], None]
 
 
@@ -33,46 +43,60 @@ class SkipFile(RagError):
 class SourceFile:
     """A supported file found by `scan`; `aliases` are other paths with byte-identical content."""
 
-    path: str
+    path: str  # relative to the documents folder, POSIX style
     abs_path: Path
     size: int
-    sha: str
+    sha: str  # sha256 of the raw bytes
     mtime: float
     aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Skipped:
+    """A file left out, with one short line saying why."""
+
     path: str
     reason: str
 
 
-def _walk(root: Path) -> Iterator[Path]:
-    """Files under root, sorted, skipping hidden entries and directories already visited."""
+def _ignore(message: str) -> None:
+    """The default `warn`: drop the message."""
+
+
+def _one_line(text: str, limit: int = 160) -> str:
+    return " ".join(text.split())[:limit]
+
+
+def _os_reason(exc: OSError) -> str:
+    return "permission denied" if isinstance(exc, PermissionError) else f"unreadable: {exc.strerror or exc}"
+
+
+def _walk(root: Path) -> Iterator[tuple[Path, str | None]]:
+    """(path, None) for every non-hidden file under root; (folder, reason) for a folder it cannot list."""
     seen: set[tuple[int, int]] = set()
     stack = [root]
     while stack:
         folder = stack.pop()
         try:
             st = folder.stat()
+            if (st.st_dev, st.st_ino) in seen:  # a symlink back to a folder already walked
+                continue
+            seen.add((st.st_dev, st.st_ino))
             entries = sorted(os.scandir(folder), key=lambda e: e.name, reverse=True)
-        except OSError:
+        except OSError as exc:
+            yield folder, _os_reason(exc)
             continue
-        if (st.st_dev, st.st_ino) in seen:
-            continue
-        seen.add((st.st_dev, st.st_ino))
         for entry in entries:
             if entry.name.startswith("."):
                 continue
-            path = Path(entry.path)
             try:
-                if entry.is_dir():
-                    stack.append(path)
-                    continue
-            except OSError:
-                pass
-            yield path
-    return
+                is_dir = entry.is_dir()
+            except OSError:  # e.g. a symlink that loops on itself; stat() reports it below
+                is_dir = False
+            if is_dir:
+                stack.append(Path(entry.path))
+            else:
+                yield Path(entry.path), None
 
 
 def _sha256(path: Path) -> str:
@@ -83,43 +107,57 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _check(path: Path, rel: str, max_bytes: float) -> tuple[int, float] | Skipped:
+def _check(path: Path, max_bytes: float, max_file_mb: float) -> tuple[int, float] | str:
     """(size, mtime) of a usable file, or why it is skipped."""
     if path.suffix.lower() not in SUPPORTED:
-        return Skipped(rel, f"unsupported type {path.suffix or '(no extension)'}")
+        return f"unsupported type {path.suffix or '(no extension)'}"
     try:
         st = path.stat()
-    except OSError as exc:
-        return Skipped(rel, f"unreadable: {exc.strerror or exc}")
+    except OSError as exc:  # a broken or looping symlink
+        return _os_reason(exc)
     if not path.is_file():
-        return Skipped(rel, "not a regular file")
+        return "not a regular file"
     if st.st_size == 0:
-        return Skipped(rel, "empty file")
+        return "empty file"
     if st.st_size > max_bytes:
-        return Skipped(rel, f"larger than {max_bytes / 1e6:.0f} MB")
+        return f"larger than {max_file_mb:g} MB"
     if not os.access(path, os.R_OK):
-        return Skipped(rel, "permission denied")
+        return "permission denied"
     return st.st_size, st.st_mtime
+
+
+def _printable(rel: str) -> str:
+    """A file name whose bytes are not UTF-8, shown with U+FFFD in place of the bad bytes."""
+    return rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _describe(path: Path, rel: str, max_file_mb: float) -> tuple[int, float, str] | str:
+    """(size, mtime, sha) of a usable file, or why it is skipped."""
+    if rel != _printable(rel):
+        return "file name is not valid UTF-8; rename it"
+    checked = _check(path, max_file_mb * 1e6, max_file_mb)
+    if isinstance(checked, str):
+        return checked
+    try:
+        return (*checked, _sha256(path))
+    except OSError as exc:
+        return _os_reason(exc)
 
 
 def scan(docs_dir: Path, max_file_mb: float = 100.0) -> tuple[list[SourceFile], list[Skipped]]:
     """Supported files under docs_dir (duplicates grouped) and the files skipped, with reasons."""
     if not docs_dir.is_dir():
-        raise NoDocumentsError(f"documents folder {docs_dir} does not exist")
+        raise NoDocumentsError(f"documents folder {docs_dir} does not exist or is not a folder")
     groups: dict[str, list[tuple[str, Path, int, float]]] = {}
     skipped: list[Skipped] = []
-    for path in _walk(docs_dir):
+    for path, problem in _walk(docs_dir):
         rel = path.relative_to(docs_dir).as_posix()
-        checked = _check(path, rel, max_file_mb * 1e6)
-        if isinstance(checked, Skipped):
-            skipped.append(checked)
-            continue
-        try:
-            sha = _sha256(path)
-        except OSError as exc:
-            skipped.append(Skipped(rel, f"unreadable: {exc.strerror or exc}"))
-            continue
-        groups.setdefault(sha, []).append((rel, path, *checked))
+        found = problem or _describe(path, rel, max_file_mb)
+        if isinstance(found, str):
+            skipped.append(Skipped(_printable(rel), found))
+        else:
+            size, mtime, sha = found
+            groups.setdefault(sha, []).append((rel, path, size, mtime))
     files = []
     for sha, members in groups.items():
         members.sort()
@@ -128,93 +166,136 @@ def scan(docs_dir: Path, max_file_mb: float = 100.0) -> tuple[list[SourceFile], 
     return sorted(files, key=lambda f: f.path), sorted(skipped, key=lambda s: s.path)
 
 
-def decode_text(raw: bytes, name: str, warn: Warn) -> str:
+def _read_text(path: Path, name: str, warn: Warn) -> str:
+    """The file's text with "\\n" line ends; the raw bytes are freed before the newline pass."""
+    text = _decode(path.read_bytes(), name, warn)
+    return text.replace("\r\n", "\n").replace("\r", "\n")  # no copy when there is nothing to replace
+
+
+def _decode(raw: bytes, name: str, warn: Warn) -> str:
     """UTF-8 (BOM stripped), else the detected encoding with a warning; binary data is refused."""
+    text: str | None = None
     if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
         try:
-            return raw.decode("utf-16").replace("\r\n", "\n")
+            text = raw.decode("utf-16")
         except UnicodeDecodeError:
-            pass
-    if raw.count(b"\x00") > max(8, len(raw) // 1000):
-        raise SkipFile("binary content")
-    nuls = raw.count(b"\x00")
-    if nuls:
-        warn(f"{name}: removed {nuls} NUL bytes")
-        raw = raw.replace(b"\x00", b"")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        from charset_normalizer import from_bytes
-
-        matches = list(from_bytes(raw))
-        if not matches:
-            raise SkipFile("binary content (no text encoding fits)") from None
-        best = _prefer_western(matches)
-        text = str(best)
-        warn(f"{name}: not valid UTF-8, decoded as {best.encoding}")
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+            text = None
+    if text is None:
+        nuls = raw.count(b"\x00")
+        if nuls > max(8, len(raw) // 1000):
+            raise SkipFile("binary content")
+        if nuls:
+            warn(f"{name}: removed {nuls} NUL bytes")
+            raw = raw.replace(b"\x00", b"")
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            text = _decode_detected(raw, exc.start, name, warn)
     if _looks_binary(text):
         raise SkipFile("binary content")
     return text
 
 
-_WESTERN = ("cp1252", "latin_1", "iso8859_15")
+def _decode_detected(raw: bytes, bad: int, name: str, warn: Warn) -> str:
+    from charset_normalizer import from_bytes
+
+    matches = list(from_bytes(_sample(raw, bad)))
+    if not matches:
+        raise SkipFile("binary content")
+    encoding = _prefer_western(matches).encoding
+    warn(f"{name}: not valid UTF-8, decoded as {encoding}")
+    return raw.decode(encoding, errors="replace")  # the sample decided; stray bytes elsewhere become U+FFFD
+
+
+def _sample(raw: bytes, bad: int) -> bytes:
+    """About _SAMPLE bytes holding the first non-UTF-8 byte, cut just after newlines where there are any
+    (a newline is never inside a multi-byte character of the legacy encodings)."""
+    if len(raw) <= _SAMPLE:
+        return raw
+    lo = max(0, bad - _SAMPLE // 4)
+    hi = lo + _SAMPLE
+    lo = raw.rfind(b"\n", max(0, lo - 4096), lo) + 1 or lo
+    cut = raw.rfind(b"\n", hi - 4096, hi)
+    return raw[lo:cut + 1 if cut > bad else hi]
 
 
 def _prefer_western(matches: list[Any]) -> Any:
     """Among equally plausible decodings (short texts often tie), take the most common Western one."""
     best = matches[0]
     for match in matches:
-        if match.encoding in _WESTERN and match.chaos <= best.chaos and match.coherence >= best.coherence - 0.1:
+        close = match.coherence >= best.coherence - 0.1
+        if match.encoding in _WESTERN and match.chaos <= best.chaos and close:
             return match
     return best
 
 
 def _looks_binary(text: str) -> bool:
     sample = text[:4096]
-    control = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\n\t\f\v")
+    control = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\n\r\t\f\v")
     return control > len(sample) * 0.05
 
 
-def _first_line(text: str, fallback: str) -> str:
-    """The first non-empty line, without markdown '#', cut at a word to about 120 characters."""
-    line = re.sub(r"^#+\s*", "", next((ln.strip() for ln in text.splitlines() if ln.strip()), fallback))
-    if len(line) <= 120:
+def _first_line(text: str, markdown: bool) -> str:
+    """The first non-empty line (without markdown '#'), cut at a word to at most _TITLE_MAX characters."""
+    first = re.search(r"\S", text)
+    if first is None:
+        return ""
+    start = first.start()
+    end = text.find("\n", start, start + 4 * _TITLE_MAX)
+    line = text[start:end if end >= 0 else start + 4 * _TITLE_MAX]
+    line = " ".join((line.lstrip("#") if markdown else line).split())
+    if len(line) <= _TITLE_MAX:
         return line
-    return line[:120].rsplit(" ", 1)[0] + "…"
+    cut = line[:_TITLE_MAX - 1]
+    if " " in cut[_TITLE_MAX // 2:]:
+        cut = cut.rsplit(" ", 1)[0]
+    return cut + "…"
 
 
-def load(file: SourceFile, warn: Warn = lambda message: None) -> Document:
-    """Read one file into a Document; raises SkipFile when it holds no usable text."""
-    suffix = file.abs_path.suffix.lower()
+def _read_pdf(path: Path) -> tuple[str, tuple[tuple[int, int, int], ...]]:
+    from rag.load_pdf import read_pdf  # imported here: rag.load_pdf imports SkipFile from this module
+
     try:
-        if suffix == ".pdf":
-            from rag.load_pdf import read_pdf
+        return read_pdf(path)
+    except (SkipFile, OSError):
+        raise
+    except Exception as exc:  # pypdf raises many kinds on a broken file
+        raise SkipFile(f"unreadable PDF: {_one_line(str(exc) or type(exc).__name__, 120)}") from exc
 
-            text, pages = read_pdf(file.abs_path)
-            title = _first_line(text, file.path)
-        else:
-            raw = file.abs_path.read_bytes()
-            text = decode_text(raw, file.path, warn)
-            pages = ()
-            if suffix in (".html", ".htm"):
-                from rag.load_html import html_to_text
 
-                title, text = html_to_text(text)
-                title = title or _first_line(text, file.path)
-            else:
-                title = _first_line(text, file.path)
-    except PermissionError:
-        raise SkipFile("permission denied") from None
+def _read(file: SourceFile, warn: Warn) -> tuple[str, str, tuple[tuple[int, int, int], ...]]:
+    """(text, title, pages) of one file."""
+    suffix = file.abs_path.suffix.lower()
+    if suffix == ".pdf":
+        text, pages = _read_pdf(file.abs_path)
+        return text, _first_line(text, markdown=False), pages
+    text = _read_text(file.abs_path, file.path, warn)
+    title = ""
+    if suffix in _HTML:
+        from rag.load_html import html_to_text
+
+        title, text = html_to_text(text)
+    return text, title or _first_line(text, markdown=suffix in _MARKDOWN), ()
+
+
+def load(file: SourceFile, warn: Warn = _ignore) -> Document:
+    """Read one file into a Document; raises SkipFile (and nothing else) when it holds no usable text."""
+    try:
+        text, title, pages = _read(file, warn)
+    except SkipFile:
+        raise
     except OSError as exc:
-        raise SkipFile(f"unreadable: {exc.strerror or exc}") from None
-    if not text.strip():
+        raise SkipFile(_os_reason(exc)) from None
+    except Exception as exc:  # a parser bug must not stop an index run
+        raise SkipFile(_one_line(f"unreadable: {type(exc).__name__}: {exc}")) from exc
+    if not text or text.isspace():
         raise SkipFile("no text")
-    return Document(path=file.path, title=title, text=text, sha=file.sha, pages=pages, aliases=file.aliases)
+    return Document(path=file.path, title=title or Path(file.path).name, text=text, sha=file.sha,
+                    pages=pages, aliases=file.aliases)
 
 
 def load_all(docs_dir: Path, max_file_mb: float = 100.0,
-             warn: Warn = lambda message: None) -> tuple[list[Document], list[Skipped]]:
+             warn: Warn = _ignore) -> tuple[list[Document], list[Skipped]]:
     """scan + load every file; a bad file becomes a Skipped, never an exception."""
     files, skipped = scan(docs_dir, max_file_mb)
     docs = []
@@ -223,6 +304,6 @@ def load_all(docs_dir: Path, max_file_mb: float = 100.0,
             docs.append(load(file, warn))
         except SkipFile as exc:
             skipped.append(Skipped(file.path, str(exc)))
-        except Exception as exc:  # a parser bug must not stop the run
-            skipped.append(Skipped(file.path, f"unreadable: {type(exc).__name__}: {str(exc)[:120]}"))
-    return docs, skipped
+        except Exception as exc:  # load converts everything already; this is the last guard
+            skipped.append(Skipped(file.path, _one_line(f"unreadable: {type(exc).__name__}: {exc}")))
+    return docs, sorted(skipped, key=lambda s: s.path)

@@ -2,10 +2,13 @@
 
 From the retrieved chunks it scores every sentence against the question (embedding cosine plus
 idf-weighted coverage of the question's terms, plus a bonus when the sentence has the kind of thing
-the question asks for: a figure for "how much", a date for "when", a named speaker for "who"), and
-answers with the best sentences quoted verbatim, each followed by its citation marker. When even the
-best sentence scores under `abstain_threshold`, it says the documents do not say, with no citation,
-and lists the nearest passages instead. It does not paraphrase, summarise or combine facts.
+the question asks for: a figure for "how much", a date for "when", a named speaker for "who"; see
+rag.qtype), and answers with the best sentences quoted verbatim, each followed by its citation
+marker. When the best sentence only restates the question, the sentence holding the asked-for name
+or figure is quoted with it; a sentence opening with "This" or "He" is quoted with the one before
+it, so the reader sees what it refers to. When even the best sentence scores under
+`abstain_threshold`, it says the documents do not say, with no citation, and lists the nearest
+passages instead. It does not paraphrase, summarise or combine facts.
 """
 
 from __future__ import annotations
@@ -20,16 +23,16 @@ from rag.config import Settings
 from rag.embed import Embedder
 from rag.lexical import analyze
 from rag.models import Answer, Citation, Hit
-from rag.text import person_like_names, sentence_spans
+from rag.qtype import defines, expected_type, figures, holds, name_groups, type_bonus
+from rag.text import sentence_spans
 
-_SPEECH = re.compile(r"\b(said|says|claim\w*|argu\w*|warn\w*|not\w*|stat\w*|told|believ\w*|call\w*|"
-                     r"hint\w*|voic\w*|suggest\w*|highlight\w*|point\w*|caution\w*|accus\w*|insist\w*|"
-                     r"add\w*|advocat\w*|speculat\w*|expect\w*|predict\w*|admit\w*|announc\w*)\b", re.I)
-_FIGURE = re.compile(r"[$£€]\s?\d|\d+(?:\.\d+)?\s?(?:%|per ?cent|million|billion|bn|m\b|thousand)|\b\d[\d,.]*\b")
-_DATE = re.compile(r"\b(?:19|20)\d\d\b|\b(?:January|February|March|April|May|June|July|August|September|"
-                   r"October|November|December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b")
 _PREFILTER = 16
-W_COSINE, W_COVERAGE, W_TYPE, W_NAMES, W_FIGURES = 0.55, 0.45, 0.06, 0.15, 0.15
+RUNNER_UP_GAP = 0.08  # a runner-up this close to the best is quoted too if it adds question words
+KEY_TERM_GAP = 0.2  # ... this close, if it has the question's rarest word and the chosen ones do not
+OTHER_GAP = 0.25  # how far below the best an answer-bearing sentence of another document may score
+LATER_PART_FACTOR = 0.7  # share of abstain_threshold for a later part of a question, or an answer-bearing sentence
+W_COSINE, W_COVERAGE, W_TYPE, W_NAMES, W_FIGURES, W_DEFINES = 0.55, 0.45, 0.06, 0.15, 0.15, 0.2
+_ANAPHOR = re.compile(r"^(?:This|These|That|Those|It|Its|He|She|They|Such|The move|The company)\b")
 
 
 @dataclass(frozen=True)
@@ -44,45 +47,9 @@ class Candidate:
     score: float = 0.0
 
 
-def expected_type(question: str) -> str | None:
-    q = question.lower().strip()
-    if re.match(r"(how (much|many|big|large|long|far|old)|what (percentage|share|amount|price|figure))", q):
-        return "figure"
-    if q.startswith("when") or re.match(r"(what|which) (day|date|year|month)", q):
-        return "date"
-    if q.startswith(("who", "whose", "whom")) or re.search(r"\bwho (said|claimed|warned|argued)", q):
-        return "person"
-    return None
-
-
-def _type_bonus(kind: str | None, sentence: str) -> float:
-    if kind == "figure":
-        return W_TYPE if _FIGURE.search(sentence) else -W_TYPE
-    if kind == "date":
-        return W_TYPE if _DATE.search(sentence) else -W_TYPE
-    if kind == "person":
-        named = bool(person_like_names(sentence))
-        return W_TYPE * (named + bool(_SPEECH.search(sentence))) / 2 if named else -W_TYPE / 2
-    return 0.0
-
-
 def is_heading(text: str) -> bool:
     """A title or section line ("Accusations and Investigations"): no closing punctuation, short."""
     return len(text) < 80 and not text.rstrip("”\"')").endswith((".", "!", "?", ":", ";"))
-
-
-def name_groups(question: str) -> list[set[str]]:
-    """The names in the question (runs of capitalised words after its first word), as term sets.
-
-    A name counts as present when any of its words is ("McConnell" for "Jack McConnell").
-    """
-    runs = re.findall(r"(?<!^)(?<![.?!] )\b[A-Z][\w’'&-]*(?:\s+[A-Z][\w’'&-]*)*", question.strip())
-    groups = [set(analyze(run)) for run in runs]
-    return [g for g in groups if g]
-
-
-def figures(question: str) -> set[str]:
-    return {t for t in analyze(question) if any(ch.isdigit() for ch in t)}
 
 
 def coverage(question_terms: dict[str, float], sentence: str, title: str = "") -> float:
@@ -134,7 +101,7 @@ def score_sentences(question: str, qvec: np.ndarray, hits: Sequence[Hit], embedd
     """Candidates scored and sorted best first (only the lexically best few are embedded)."""
     terms = question_weights(question, idf)
     pool = candidates(hits, terms)
-    pool.sort(key=lambda c: (-c.coverage, c.hit.rank))
+    pool.sort(key=lambda c: (-c.coverage - defines(c.text, question), c.hit.rank))
     pool = pool[:_PREFILTER]
     if not pool:
         return []
@@ -142,25 +109,69 @@ def score_sentences(question: str, qvec: np.ndarray, hits: Sequence[Hit], embedd
     kind = expected_type(question)
     names, numbers = name_groups(question), figures(question)
     scored = [Candidate(c.hit, c.start, c.end, c.text, c.coverage,
-                        W_COSINE * float(cos) + W_COVERAGE * c.coverage + _type_bonus(kind, c.text)
-                        - _missing(names, numbers, c))
+                        W_COSINE * float(cos) + W_COVERAGE * c.coverage + type_bonus(kind, c.text, question, W_TYPE)
+                        + W_DEFINES * defines(c.text, question) - _missing(names, numbers, c))
               for c, cos in zip(pool, cosines, strict=True)]
     return sorted(scored, key=lambda c: -c.score)
 
 
-def pick(scored: list[Candidate], settings: Settings) -> list[Candidate]:
-    """The best sentence, plus close runners-up that add question terms it lacks."""
+def _answer_bearing(scored: list[Candidate], question: str, floor: float) -> Candidate | None:
+    """When the best sentence only restates the question ("A UK Independence Party MEP suggested..."),
+    the sentence that holds the asked-for name or figure: from the same document if it scores `floor`,
+    from another if it scores within OTHER_GAP of the best."""
+    kind = expected_type(question)
+    best = scored[0]
+    if holds(kind, best.text, question) is not False:
+        return None
+    for c in scored[1:]:
+        near = c.score >= floor if c.hit.chunk.source == best.hit.chunk.source else c.score >= best.score - OTHER_GAP
+        if near and c.coverage > 0 and holds(kind, c.text, question):
+            return c
+    return None
+
+
+def pick(scored: list[Candidate], settings: Settings, question: str, idf: Callable[[str], float]) -> list[Candidate]:
+    """The best sentence, plus close runners-up that add question terms it lacks, plus the sentence
+    holding the asked-for name or figure when the best one lacks it."""
     best = scored[0]
     chosen = [best]
+    if (bearing := _answer_bearing(scored, question, settings.abstain_threshold * LATER_PART_FACTOR)) is not None:
+        chosen.append(bearing)
     covered = set(analyze(best.text))
+    key_term = max(analyze(question), key=lambda t: (idf(t), t), default="")
     for c in scored[1:]:
-        if len(chosen) >= settings.max_answer_sentences or c.score < best.score - 0.08:
+        if len(chosen) >= settings.max_answer_sentences or c.score < best.score - KEY_TERM_GAP:
             break
         new_terms = set(analyze(c.text)) - covered
-        if c.coverage >= best.coverage * 0.6 and new_terms:
+        close = c.score >= best.score - RUNNER_UP_GAP and c.coverage >= best.coverage * 0.6 and new_terms
+        rarest = key_term in new_terms and c.hit.chunk.source == best.hit.chunk.source
+        if close or rarest:  # or, in the same document, it has the question's rarest word the others lack
             chosen.append(c)
             covered |= new_terms
     return sorted(chosen, key=lambda c: (c.hit.chunk.source, c.start))
+
+
+def with_antecedent(c: Candidate) -> Candidate:
+    """A sentence that opens with "This", "He", "It"... quoted together with the sentence before it
+    (same passage), so the reader sees what it refers to."""
+    chunk = c.hit.chunk
+    offset = c.start - chunk.start
+    before = [(s, e) for s, e in sentence_spans(chunk.text[:offset]) if e <= offset]
+    if not _ANAPHOR.match(c.text) or not before or is_heading(chunk.text[before[-1][0]:before[-1][1]]):
+        return c
+    start = chunk.start + before[-1][0]
+    return Candidate(c.hit, start, c.end, chunk.text[start - chunk.start:c.end - chunk.start], c.coverage, c.score)
+
+
+def merged(chosen: Sequence[Candidate]) -> list[Candidate]:
+    """In document order, without sentences already inside another quote."""
+    ordered = sorted(chosen, key=lambda c: (c.hit.chunk.source, c.start, -c.end))
+    kept: list[Candidate] = []
+    for c in ordered:
+        if kept and kept[-1].hit.chunk.source == c.hit.chunk.source and c.end <= kept[-1].end:
+            continue
+        kept.append(c)
+    return kept
 
 
 def to_citation(n: int, c: Candidate) -> Citation:
@@ -183,13 +194,49 @@ def abstention_text(question: str) -> str:
     return f"The documents do not say. No passage answers “{question.strip()}”; the nearest passages follow."
 
 
+_COMPOUND = re.compile(r",?\s+(?:and|but)\s+(?=(?:what|why|which|who|whom|how|when|where|did|does|is|was)\b)",
+                       re.IGNORECASE)
+
+
+_PRONOUN = re.compile(r"\b(it|its|they|them|their|he|she|his|her|this|that)\b", re.IGNORECASE)
+
+
+def question_parts(question: str) -> list[str]:
+    """A compound question split into its parts ("What is X, and why Y?" -> two questions)."""
+    parts = [p.strip(" ,") for p in _COMPOUND.split(question) if p.strip(" ,")]
+    if len(parts) < 2:
+        return [question]
+    lead = " ".join(sorted(t for g in name_groups(parts[0]) for t in g if not any(ch.isdigit() for ch in t)))
+    return [parts[0].rstrip("?") + "?"] + [
+        f"{p.rstrip('?')} ({lead})?" if lead and _PRONOUN.search(p) else p for p in parts[1:]]
+
+
 def extractive_answer(question: str, qvec: np.ndarray, hits: Sequence[Hit], embedder: Embedder,
-                      idf: Callable[[str], float], settings: Settings) -> Answer:
-    """Quote the sentences that answer the question, or abstain; see the module docstring."""
-    scored = score_sentences(question, qvec, hits, embedder, idf)
-    if not scored or scored[0].score < settings.abstain_threshold:
+                      idf: Callable[[str], float], settings: Settings, unseen: Sequence[str] = ()) -> Answer:
+    """Quote the sentences that answer the question, or abstain; see the module docstring.
+
+    A compound question is answered part by part, from the same retrieved passages; the answer holds
+    the parts the documents answer (it abstains only when they answer none). Each of the `unseen`
+    question words (used by no chunk) raises the bar by `unseen_word_penalty`.
+    """
+    parts = question_parts(question)
+    vectors = [qvec] if len(parts) == 1 else list(embedder.encode(parts))
+    chosen: list[Candidate] = []
+    best_scored: list[Candidate] = []
+    for i, (part, vector) in enumerate(zip(parts, vectors, strict=True)):
+        scored = score_sentences(part, vector, hits, embedder, idf)
+        best_scored = best_scored or scored
+        # a later part ("..., and which other companies were hit?") is short and leans on the first:
+        # once an earlier part is answered, it needs less evidence of its own
+        threshold = settings.abstain_threshold * (LATER_PART_FACTOR if i and chosen else 1.0) \
+            + settings.unseen_word_penalty * sum(t in analyze(part) for t in unseen)
+        if scored and scored[0].score >= threshold:
+            chosen += [c for c in pick(scored, settings, part, idf) if (c.hit.chunk.source, c.start) not in
+                       {(x.hit.chunk.source, x.start) for x in chosen}]
+    if not chosen:
         return Answer(question=question, text=abstention_text(question), abstained=True,
-                      nearest=nearest(hits, scored), hits=tuple(hits))
-    citations = tuple(to_citation(n, c) for n, c in enumerate(pick(scored, settings), start=1))
+                      nearest=nearest(hits, best_scored), hits=tuple(hits))
+    chosen = merged([with_antecedent(c) for c in chosen])
+    citations = tuple(to_citation(n, c) for n, c in enumerate(chosen, start=1))
     text = " ".join(f"{c.quote} [{c.n}]" for c in citations)
     return Answer(question=question, text=text, abstained=False, citations=citations, hits=tuple(hits))

@@ -55,6 +55,11 @@ class Retriever:
             self._store = Store(self.settings)
         return self._store
 
+    def reopen(self) -> None:
+        """Forget the store handle and the BM25 side (after a damaged index was moved aside)."""
+        with self._lock:
+            self._store, self._collection, self._lexical = None, None, None
+
     def refresh(self) -> Collection | None:
         """The active collection, with the BM25 side reloaded if the index changed since last time."""
         try:
@@ -103,6 +108,17 @@ class Retriever:
     def idf(self, term: str) -> float:
         """BM25 inverse document frequency of an analysed term (high for unseen terms)."""
         return self._lexical.idf(term) if self._lexical is not None else 1.0
+
+    def unseen_terms(self, question: str, min_chunks: int) -> list[str]:
+        """The question's words that no chunk uses, when the collection has at least `min_chunks`
+        chunks (in a small one, a paraphrase's words are often absent; in a large one, such a word
+        names something the documents do not cover)."""
+        from rag.lexical import analyze
+
+        lexical = self._lexical
+        if lexical is None or len(lexical.ids) < min_chunks:
+            return []
+        return lexical.unseen([t for t in dict.fromkeys(analyze(question)) if len(t) > 2])
 
     def as_langchain(self, k: int | None = None) -> BaseRetriever:
         """This retriever as a LangChain `BaseRetriever` returning `Document`s with chunk metadata."""

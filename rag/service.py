@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+import unicodedata
 from collections.abc import Callable
 from typing import Any
 
@@ -16,13 +17,16 @@ from rag.config import Settings
 from rag.embed import Embedder
 from rag.errors import IndexUnavailableError, QuestionError
 from rag.followup import History, standalone_question
-from rag.indexer import IndexReport, ProgressFn, build_index
+from rag.indexer import IndexReport, ProgressFn, build_index, incompatibility, index_meta
 from rag.models import Answer
 from rag.qa import extractive_answer
 from rag.retrieve import Retriever
+from rag.store import Store, damaged
 
 TokenFn = Callable[[str], None]
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0 and C1: a terminal would act on them
+# terminal escape sequences (colours "\x1b[31m", OSC titles) go whole: "[31m" would stay in the question
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?")
 
 
 class Engine:
@@ -39,15 +43,35 @@ class Engine:
               wait: float = 0.0) -> IndexReport:
         """Bring the index up to date (the same code as `rag index`), then reload the retriever."""
         with self._index_lock:
+            try:
+                store: Store | None = self.retriever.store
+            except IndexUnavailableError:  # cannot be opened: build_index moves a damaged one aside
+                store = None
             report = build_index(self.settings, rebuild=rebuild, embedder=self.embedder,
-                                 store=self.retriever.store, progress=progress, wait=wait)
+                                 store=store, progress=progress, wait=wait)
+            if store is None or report.repaired:
+                self.retriever.reopen()
         self.retriever.refresh()
         return report
 
-    def ensure_index(self, progress: ProgressFn | None = None) -> IndexReport | None:
-        """Build the index if there is none yet; None when one already exists."""
-        if self.retriever.refresh() is not None:
+    def ensure_index(self, progress: ProgressFn | None = None,
+                     notice: Callable[[str], None] | None = None) -> IndexReport | None:
+        """Build the index if there is none yet, it is damaged, or it was built by another version or
+        with other embedding/chunking settings (`notice` is told why); None when it can be used as is."""
+        try:
+            collection = self.retriever.refresh()
+            why = "No index yet: building it first." if collection is None else None
+            if collection is not None and (old := incompatibility(collection, index_meta(self.settings,
+                                                                                          self.embedder))):
+                why = f"The index must be rebuilt ({old}): rebuilding it first."
+        except IndexUnavailableError as exc:
+            if not damaged(self.settings, exc):
+                raise
+            why = f"The index is damaged: {exc}. Moving it aside and building a fresh one."
+        if why is None:
             return None
+        if notice:
+            notice(why)
         return self.index(progress=progress, wait=600)
 
     def chat_model(self, backend: str) -> Any:
@@ -76,10 +100,13 @@ def get_engine(settings: Settings | None = None) -> Engine:
 
 
 def clean_question(question: str, limit: int) -> tuple[str, list[str]]:
-    """Control characters removed, white space folded, cut to `limit` (with a notice)."""
+    """Control characters and terminal escape sequences removed, white space folded, cut to `limit` (with
+    a notice); QuestionError when nothing visible is left."""
     notices = []
-    text = " ".join(_CONTROL.sub(" ", question or "").split())
-    if not text:
+    # lone surrogates (e.g. undecodable bytes in a command-line argument) cannot be encoded: U+FFFD
+    question = (question or "").encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    text = " ".join(_CONTROL.sub(" ", _ESCAPES.sub(" ", question)).split())
+    if not any(unicodedata.category(ch)[0] in "LMNPS" for ch in text):  # nothing visible, e.g. only U+200B
         raise QuestionError("Please type a question.")
     if len(text) > limit:
         notices.append(f"The question was cut to its first {limit} characters (it had {len(text)}).")
@@ -116,7 +143,8 @@ def answer(question: str, *, history: History = (), settings: Settings | None = 
     timings["retrieve"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    result = extractive_answer(standalone, qvec, hits, engine.embedder, engine.retriever.idf, settings)
+    unseen = engine.retriever.unseen_terms(standalone, settings.unseen_word_min_chunks)
+    result = extractive_answer(standalone, qvec, hits, engine.embedder, engine.retriever.idf, settings, unseen)
     timings["extract"] = time.perf_counter() - t
     if model is not None:
         from rag.generate import llm_answer

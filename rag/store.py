@@ -9,10 +9,11 @@ collection's metadata records the embedding model, its dimension, the chunker se
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -72,8 +73,29 @@ def open_client(settings: Settings) -> ClientAPI:
             raise IndexUnavailableError(
                 f"Chroma server at {settings.chroma_url} does not answer ({_short(exc)})") from exc
     path = settings.index_dir / "chroma"
-    path.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+    except BaseException as exc:  # a damaged sqlite file can make Chroma's Rust side panic (a BaseException)
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            raise
+        forget_local_client(path)
+        raise IndexUnavailableError(f"the index at {path} cannot be opened ({_short(exc)})") from exc
+
+
+def forget_local_client(path: Path) -> None:
+    """Stop and drop Chroma's per-process cached system for an embedded index folder.
+
+    Chroma keeps one system per folder for the life of the process, even one that failed to start;
+    without this, reopening the folder after a failure (or after moving it aside) gets the dead one.
+    """
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    system = SharedSystemClient._identifier_to_system.pop(str(path), None)
+    SharedSystemClient._identifier_to_refcount.pop(str(path), None)
+    if system is not None:
+        with contextlib.suppress(BaseException):
+            system.stop()
 
 
 def _short(exc: BaseException) -> str:
@@ -83,18 +105,21 @@ def _short(exc: BaseException) -> str:
 def unreachable(exc: BaseException) -> bool:
     """True when `exc` (or what caused it) is a failure to reach a server, not a problem of the index."""
     import httpx
+    return any(isinstance(e, httpx.TransportError | ConnectionError | TimeoutError) for e in _causes(exc))
 
-    while exc is not None:
-        if isinstance(exc, httpx.TransportError | ConnectionError | TimeoutError):
-            return True
-        exc = exc.__cause__  # type: ignore[assignment]
-    return False
+
+def _causes(exc: BaseException | None) -> Iterator[BaseException]:  # each once: a chain may loop
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__
 
 
 def store_error(settings: Settings, exc: BaseException, doing: str = "read") -> IndexUnavailableError:
     """The one-line error for a failed store call: the server does not answer, or the index cannot be `doing`."""
-    if isinstance(exc, IndexUnavailableError):
-        return exc
+    if isinstance(exc, IndexUnavailableError):  # a copy: `raise store_error(s, e) from e` must not loop e's cause
+        return IndexUnavailableError(str(exc))
     if settings.chroma_url and unreachable(exc):
         return IndexUnavailableError(
             f"the Chroma server at {settings.chroma_url} does not answer ({_short(exc)}); is it running?")
@@ -102,12 +127,39 @@ def store_error(settings: Settings, exc: BaseException, doing: str = "read") -> 
     return IndexUnavailableError(f"the index at {location} cannot be {doing} ({_short(exc)})")
 
 
+_DAMAGED = ("database disk image is malformed", "file is not a database", "no such table", "no such column")
+
+
+def damaged(settings: Settings, exc: BaseException | None) -> bool:
+    """True when `exc` (or its cause) says the files of the embedded index are damaged, or sqlite finds
+    them malformed. Never for a Chroma server (not ours to move aside), nor for a busy or unreadable index."""
+    if settings.chroma_url or exc is None:
+        return False
+    if any(isinstance(e, FileExistsError | NotADirectoryError)  # index_dir/chroma is a file
+           or any(sign in str(e).lower() for sign in _DAMAGED) for e in _causes(exc)):
+        return True
+    # e.g. "Failed to pull logs from the log store": only sqlite itself can tell whether that is damage
+    return not unreachable(exc) and _sqlite_damaged(settings.index_dir / "chroma" / "chroma.sqlite3")
+
+
+def _sqlite_damaged(db: Path) -> bool:
+    import sqlite3
+    if not db.is_file():
+        return False
+    try:
+        with contextlib.closing(sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True, timeout=10)) as con:
+            return con.execute("PRAGMA quick_check").fetchall() != [("ok",)]
+    except sqlite3.DatabaseError as exc:  # "database is locked" or unreadable is not damage
+        return any(sign in str(exc).lower() for sign in _DAMAGED)
+
+
 def quarantine_local_index(index_dir: Path) -> Path | None:
     """Move a broken embedded index aside (kept for inspection) so a fresh one can be built."""
     path = index_dir / "chroma"
+    forget_local_client(path)
     if not path.exists():
         return None
-    target = index_dir / f"chroma.broken-{time.strftime('%Y%m%d-%H%M%S')}"
+    target = index_dir / f"chroma.broken-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
     shutil.move(str(path), str(target))
     return target
 

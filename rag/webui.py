@@ -13,6 +13,7 @@ from typing import Any
 
 from rag import webui_handlers as h
 from rag.config import Settings
+from rag.errors import RagError
 from rag.service import Engine, get_engine
 
 CSS = """
@@ -22,6 +23,8 @@ CSS = """
 .abstained { border-left: 4px solid #f59e0b; padding-left: 8px; font-style: italic; }
 .unsupported { text-decoration: underline wavy #dc2626; }
 .weak { text-decoration: underline dotted #f59e0b; }
+sup.flag { color: #dc2626; font-size: 0.75em; }
+.error { color: #b91c1c; }
 .answerer, .notice { color: #666; font-size: 0.85em; margin-top: 4px; }
 a.cite { text-decoration: none; font-weight: bold; }
 """
@@ -43,11 +46,22 @@ document.addEventListener("click", (event) => {
 """
 
 
+_ready: set[int] = set()
+
+
 def _engine(settings: Settings) -> Engine:
-    return get_engine(settings)
+    """The shared engine; its index is built on the first request if there is none yet."""
+    engine = get_engine(settings)
+    if id(engine) not in _ready:
+        try:
+            engine.ensure_index()
+            _ready.add(id(engine))
+        except RagError:
+            pass  # e.g. no documents yet: the chat says so, the Documents tab can add some
+    return engine
 
 
-def _chat_tab(settings: Settings, gr: Any) -> None:
+def _chat_tab(settings: Settings, gr: Any) -> Any:
     with gr.Row():
         with gr.Column(scale=3):
             chatbot = gr.Chatbot(height=480, elem_id="chat", label="Chat", sanitize_html=True)
@@ -55,38 +69,47 @@ def _chat_tab(settings: Settings, gr: Any) -> None:
                 question = gr.Textbox(placeholder="Ask a question about the documents", show_label=False,
                                       scale=5, elem_id="question", lines=1, max_lines=4)
                 ask = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
+                clear = gr.Button("New chat", scale=1, elem_id="new-chat")
             detail = gr.Markdown(elem_id="detail")
             examples = h.example_questions(settings.evals_dir)
             if examples:
-                gr.Examples(examples=[[q] for q in examples], inputs=[question], label="Examples")
-            with gr.Row():
-                answerer = gr.Dropdown(["extractive", *([settings.llm] if settings.llm != "extractive" else [])],
-                                       value=settings.llm, label="Answerer", scale=1)
-                top_k = gr.Slider(1, 20, value=settings.top_k, step=1, label="Passages retrieved (top-k)", scale=2)
-                clear = gr.Button("New chat", scale=1)
+                gr.Examples(examples=[[q] for q in examples], inputs=[question], label="Example questions")
         with gr.Column(scale=2):
             panel = gr.HTML(h.source_panel(None), elem_id="source-panel", label="Source")
-            health = gr.Markdown(elem_id="health")
-    history, citations = gr.State([]), gr.State([])
+            with gr.Accordion("Settings", open=True, elem_id="settings"):
+                backends = ["extractive", *([settings.llm] if settings.llm != "extractive" else [])]
+                answerer = gr.Dropdown(backends, value=settings.llm, label="Answerer", elem_id="answerer")
+                top_k = gr.Slider(1, 20, value=settings.top_k, step=1, label="Passages retrieved (top-k)",
+                                  elem_id="top-k")
+                health = gr.Markdown(elem_id="health")
+    history, citations = gr.State([]), gr.State([])  # (question, answer) pairs; each answer's citations
     cite_n = gr.Textbox(visible="hidden", elem_id="cite-n")
     cite_open = gr.Button(visible="hidden", elem_id="cite-open")
 
-    def respond(q: str, messages: list, hist: list, llm: str, k: int) -> Any:
-        if not (q or "").strip():
-            yield messages, hist, [], "Please type a question.", ""
-            return
-        for msgs, new_hist, cited, line in h.chat(_engine(settings), q, messages, hist, llm, int(k)):
-            yield msgs, new_hist, cited, line, ""
+    def respond(q: str, messages: list, hist: list, cites: list, llm: str, k: int) -> Any:
+        engine = _engine(settings)
+        for msgs, new_hist, cited, line in h.chat(engine, q, messages or [], hist, llm, int(k)):
+            if len(new_hist) > len(hist):  # the turn is complete: keep its citations by turn number
+                cites = [*(list(cites) + [[]] * len(hist))[:len(hist)], cited]
+            yield msgs, new_hist, cites, line, ""
+
+    def check() -> str:
+        from rag.health import health_lines
+
+        return "  \n".join(h.escape(line) for line in health_lines(settings))
 
     outputs = [chatbot, history, citations, detail, question]
-    inputs = [question, chatbot, history, answerer, top_k]
-    ask.click(respond, inputs, outputs, api_name="ask")
+    inputs = [question, chatbot, history, citations, answerer, top_k]
+    ask.click(respond, inputs, outputs, api_name="ask").then(check, None, [health], show_progress="hidden")
     question.submit(respond, inputs, outputs, api_name="ask_on_enter")
-    cite_open.click(h.open_citation, [cite_n, citations], [panel])
-    clear.click(lambda: ([], [], [], "", h.source_panel(None)), None, [chatbot, history, citations, detail, panel])
-    from rag.health import health_lines
+    cite_open.click(h.open_citation, [cite_n, citations], [panel], show_progress="hidden")
+    def new_chat() -> tuple[list, list, list, str, str]:
+        return [], [], [], "", h.source_panel(None)
 
-    chatbot.change(lambda: " · ".join(health_lines(settings)), None, [health], queue=False, show_progress="hidden")
+    cleared = [chatbot, history, citations, detail, panel]
+    clear.click(new_chat, None, cleared)
+    chatbot.clear(new_chat, None, cleared)  # the chatbot's own trash button forgets the history too
+    return check, health, answerer, top_k
 
 
 def _documents_tab(settings: Settings, gr: Any) -> tuple[Any, list[Any]]:
@@ -104,13 +127,13 @@ def _documents_tab(settings: Settings, gr: Any) -> tuple[Any, list[Any]]:
 
     def listing() -> tuple[Any, Any]:
         rows = h.documents_table(_engine(settings))
-        return rows, gr.update(choices=[r[0] for r in rows])
+        return rows, gr.update(choices=[r[0] for r in rows], value=None)
 
     def add_files(files: list | None, progress: Any = gr.Progress()) -> Any:
         files = files or []
         data = [(Path(getattr(f, "orig_name", None) or _name(f)).name, Path(_name(f)).read_bytes()) for f in files]
         message = h.add_uploads(_engine(settings), data, _progress(progress))
-        return (message, *listing())
+        return (message, *listing(), None)
 
     def rebuild_all(progress: Any = gr.Progress()) -> Any:
         return (h.index_now(_engine(settings), True, _progress(progress)), *listing())
@@ -119,7 +142,7 @@ def _documents_tab(settings: Settings, gr: Any) -> tuple[Any, list[Any]]:
         return (h.remove_document(_engine(settings), source), *listing())
 
     refresh.click(listing, None, [table, to_remove])
-    add.click(add_files, [uploads], [status, table, to_remove])
+    add.click(add_files, [uploads], [status, table, to_remove, uploads])
     rebuild.click(rebuild_all, None, [status, table, to_remove])
     remove.click(remove_one, [to_remove], [status, table, to_remove])
     return listing, [table, to_remove]
@@ -137,10 +160,10 @@ def _progress(progress: Any) -> Any:
     return update
 
 
-def _evaluate_tab(settings: Settings, gr: Any) -> None:
+def _evaluate_tab(settings: Settings, gr: Any, answerer: Any, top_k: Any) -> None:
     from rag.webui_eval import evaluate_tab
 
-    evaluate_tab(settings, gr, _engine)
+    evaluate_tab(settings, gr, _engine, answerer, top_k)
 
 
 def build_demo(settings: Settings | None = None) -> Any:
@@ -152,12 +175,12 @@ def build_demo(settings: Settings | None = None) -> Any:
         gr.Markdown("## Ask your documents\nEvery answer cites the passages it rests on; "
                     "click a citation to read it in place.")
         with gr.Tab("Chat"):
-            _chat_tab(settings, gr)
+            check, health, answerer, top_k = _chat_tab(settings, gr)
         with gr.Tab("Documents"):
             listing, listed = _documents_tab(settings, gr)
         with gr.Tab("Evaluate"):
-            _evaluate_tab(settings, gr)
-        demo.load(listing, None, listed)
+            _evaluate_tab(settings, gr, answerer, top_k)
+        demo.load(listing, None, listed).then(check, None, [health], show_progress="hidden")
     demo.queue(default_concurrency_limit=8)
     return demo
 
@@ -172,12 +195,21 @@ def launch(demo: Any, settings: Settings, **kwargs: Any) -> Any:
                        css=CSS, head=HEAD, show_error=False, **kwargs)
 
 
-def serve(settings: Settings) -> None:
-    """`rag serve`: build the index if there is none, load the model, then serve until Ctrl-C."""
+def serve(settings: Settings, demo: Any = None) -> None:
+    """`rag serve` / `python ui.py`: build the index if there is none, load the model, then serve
+    (`demo`, or a new app for `settings`) until Ctrl-C."""
     engine = get_engine(settings)
-    report = engine.ensure_index()
+    report = engine.ensure_index(progress=_print_progress)
     if report:
-        print(report.summary())
+        print(report.summary(), flush=True)
+    _ready.add(id(engine))
     engine.embedder.encode(["warm up"])
     print(f"Chat running on http://{settings.ui_host}:{settings.ui_port} (Ctrl-C to stop)", flush=True)
-    launch(build_demo(settings), settings)
+    launch(demo or build_demo(settings), settings)
+
+
+def _print_progress(done: int, total: int, chunks: int, message: str) -> None:
+    if total:
+        print(f"\rBuilding the index: {done}/{total} files, {chunks} chunks", end="", flush=True)
+        if done == total:
+            print(flush=True)

@@ -17,8 +17,9 @@ def question_sets(evals_dir: Path) -> list[str]:
 
 
 def run_set(engine: Engine, path: Path, limit: int | None = None,
-            progress: Callable[[int, int], None] | None = None) -> tuple[str, str | None, list[list[Any]], str | None]:
-    """(summary markdown, chart path, per-question rows, report path) for one question set."""
+            progress: Callable[[int, int], None] | None = None, llm: str | None = None, top_k: int | None = None,
+            ) -> tuple[str, str | None, list[list[Any]], list[str] | None]:
+    """(summary markdown, chart path, per-question rows, report files) for one question set."""
     from rag.eval_report import write_report
     from rag.evaluate import load_questions, run_eval
 
@@ -28,7 +29,7 @@ def run_set(engine: Engine, path: Path, limit: int | None = None,
         return f"Cannot read {path.name}: {exc}", None, [], None
     if not questions:
         return f"No usable questions in {path.name}. " + " ".join(errors[:3]), None, [], None
-    run = run_eval(engine.settings, questions, engine=engine, limit=limit, progress=progress)
+    run = run_eval(engine.settings, questions, engine=engine, limit=limit, progress=progress, llm=llm, top_k=top_k)
     out = Path(tempfile.mkdtemp(prefix="rag-eval-"))
     paths = write_report(run, out)
     summary = "| metric | value |\n|---|---|\n" + "\n".join(
@@ -39,23 +40,29 @@ def run_set(engine: Engine, path: Path, limit: int | None = None,
     rows = [[r.get("id"), r.get("question"), "pass" if r.get("passed") else "FAIL",
              str(r.get("answer_text", ""))[:300], ", ".join(r.get("cited_sources") or [])] for r in run.rows]
     rows.sort(key=lambda r: r[2] == "pass")
-    return summary, str(paths["report.png"]), rows, str(paths["report.md"])
+    files = [str(paths[name]) for name in ("report.md", "results.jsonl", "summary.json", "report.png")]
+    return summary, str(paths["report.png"]), rows, files
 
 
-def evaluate_tab(settings: Settings, gr: Any, engine_for: Callable[[Settings], Engine]) -> None:
+def evaluate_tab(settings: Settings, gr: Any, engine_for: Callable[[Settings], Engine], answerer: Any,
+                 top_k: Any) -> None:
+    """The tab; runs use the answerer and top-k of the chat's Settings panel."""
     sets = question_sets(settings.evals_dir)
     with gr.Row():
         chosen = gr.Dropdown(sets, value=sets[0] if sets else None, label="Question set in evals/")
         uploaded = gr.File(file_types=[".jsonl"], label="…or upload one (JSON Lines)")
-        limit = gr.Number(value=0, precision=0, label="Only the first N questions (0 = all)")
-    run = gr.Button("Run evaluation", variant="primary", elem_id="run-eval")
-    summary = gr.Markdown(elem_id="eval-summary")
-    chart = gr.Image(label="Metrics", type="filepath")
+        limit = gr.Number(value=0, precision=0, label="Only the first N questions (0 = all)", elem_id="eval-limit")
+    run = gr.Button("Run evaluation (answerer and top-k from the Chat tab's settings)", variant="primary",
+                    elem_id="run-eval")
+    with gr.Row():
+        summary = gr.Markdown(elem_id="eval-summary")
+        chart = gr.Image(label="Metrics", type="filepath", elem_id="eval-chart")
     table = gr.Dataframe(headers=["id", "question", "result", "answer", "cited sources"], interactive=False,
-                         wrap=True)
-    report = gr.File(label="Report (markdown)")
+                         wrap=True, elem_id="eval-table")
+    report = gr.File(label="Report files", file_count="multiple", elem_id="eval-report")
 
-    def go(name: str | None, upload: Any, n: float | None, progress: Any = gr.Progress()) -> Any:
+    def go(name: str | None, upload: Any, n: float | None, llm: str, k: float,
+           progress: Any = gr.Progress()) -> Any:
         path = Path(upload if isinstance(upload, str) else getattr(upload, "name", "")) if upload else (
             settings.evals_dir / name if name else None)
         if path is None:
@@ -64,6 +71,6 @@ def evaluate_tab(settings: Settings, gr: Any, engine_for: Callable[[Settings], E
         def step(done: int, total: int) -> None:
             progress((done, total), desc="Answering questions", unit="questions")
 
-        return run_set(engine_for(settings), path, int(n or 0) or None, step)
+        return run_set(engine_for(settings), path, int(n or 0) or None, step, llm, int(k))
 
-    run.click(go, [chosen, uploaded, limit], [summary, chart, table, report])
+    run.click(go, [chosen, uploaded, limit, answerer, top_k], [summary, chart, table, report])

@@ -33,38 +33,45 @@ def escape(text: str) -> str:
     return html.escape(text, quote=True).translate(_MD_SPECIAL)
 
 
-def _cite_link(n: int) -> str:
-    return f'<sup><a href="#cite-{n}" class="cite" title="Open source {n}">[{n}]</a></sup>'
+def _cite_link(turn: int, n: int) -> str:
+    return f'<sup><a href="#cite-{turn}-{n}" class="cite" title="Open source {n}">[{n}]</a></sup>'
 
 
-def _linked(text: str) -> str:
+def _linked(text: str, turn: int) -> str:
     """Escaped text whose [n] markers become superscript links."""
     parts = _MARKER.split(text)
-    out = []
-    for i, part in enumerate(parts):
-        out.append(_cite_link(int(part)) if i % 2 else escape(part))
-    return "".join(out)
+    return "".join(_cite_link(turn, int(part)) if i % 2 else escape(part) for i, part in enumerate(parts))
 
 
-def answer_html(result: Answer) -> str:
-    """The assistant message: answer with citation links, or an abstention with nearest passages."""
+def answer_html(result: Answer, turn: int = 0) -> str:
+    """The assistant message of answer number `turn`: answer with citation links, or an abstention
+    with the nearest passages (each one a link too); a footer says who answered and how it searched."""
     if result.abstained:
-        nearest = "".join(f"<li><i>{escape(c.source)}</i>: {escape(c.quote[:300])}</li>" for c in result.nearest)
-        body = (f'<div class="abstained">⚠ {escape(result.text)}</div>'
-                f"<div><b>Nearest passages</b><ul>{nearest}</ul></div>")
+        nearest = "".join(f"<li>{_cite_link(turn, c.n)} <i>{escape(c.source)}</i>: {escape(c.quote[:300])}</li>"
+                          for c in result.nearest)
+        body = f'<div class="abstained">⚠ {escape(result.text)}</div>'
+        if nearest:
+            body += f"<div><b>Nearest passages</b><ul>{nearest}</ul></div>"
     elif result.sentences:
-        body = " ".join(_sentence_html(s.text, s.citations, s.status) for s in result.sentences)
+        body = " ".join(_sentence_html(s.text, s.citations, s.status, turn) for s in result.sentences)
     else:
-        body = _linked(result.text)
+        body = _linked(result.text, turn)
     notes = "".join(f'<div class="notice">ℹ {escape(n)}</div>' for n in result.notices)
-    return f'{body}{notes}<div class="answerer">answered by {escape(result.answerer)}</div>'
+    footer = f"answered by {escape(result.answerer)}"
+    if result.unsupported_count:
+        footer += f" · {result.unsupported_count} sentence(s) not supported by their citations"
+    if result.standalone_question and result.standalone_question != result.question:
+        footer += f" · searched as “{escape(result.standalone_question)}”"
+    return f'{body}{notes}<div class="answerer">{footer}</div>'
 
 
-def _sentence_html(text: str, cited: Sequence[int], status: str) -> str:
-    links = "".join(_cite_link(n) for n in cited)
+def _sentence_html(text: str, cited: Sequence[int], status: str, turn: int) -> str:
+    links = "".join(_cite_link(turn, n) for n in cited)
     if status == "supported":
         return f"{escape(text)}{links}"
-    return f'<span class="{status}" title="{_STATUS_LABEL[status]}">{escape(text)}{links}</span>'
+    label = _STATUS_LABEL[status]
+    flag = f' <sup class="flag" title="{label}">⚠ unsupported</sup>' if status == "unsupported" else ""
+    return f'<span class="{status}" title="{label}">{escape(text)}</span>{links}{flag}'
 
 
 def source_panel(citation: Citation | None) -> str:
@@ -122,13 +129,17 @@ def stream_answer(engine: Engine, question: str, history: Sequence[tuple[str, st
 
 def chat(engine: Engine, question: str, messages: list[Message], history: list[tuple[str, str]],
          llm: str | None = None, top_k: int | None = None) -> Iterator[tuple[list[Message], list, list, str]]:
-    """Stream one turn: yields (messages, history, citations of this answer as dicts, detail line)."""
+    """Stream one turn: yields (messages, history, citations of this answer as dicts, detail line).
+
+    The answer is turn number len(history); its citation links say so (`#cite-<turn>-<n>`).
+    """
+    turn = len(history)
     messages = [*messages, {"role": "user", "content": escape(question)}, {"role": "assistant", "content": ""}]
     text = ""
     try:
         for piece in stream_answer(engine, question, history, llm, top_k):
             if isinstance(piece, Answer):
-                messages[-1] = {"role": "assistant", "content": answer_html(piece)}
+                messages[-1] = {"role": "assistant", "content": answer_html(piece, turn)}
                 cited = [asdict(c) for c in (piece.nearest if piece.abstained else piece.citations)]
                 yield messages, [*history, (question, piece.text)], cited, detail_line(piece)
                 return
@@ -140,14 +151,17 @@ def chat(engine: Engine, question: str, messages: list[Message], history: list[t
         yield messages, history, [], ""
 
 
-def open_citation(n: int | str | None, citations: list[dict[str, Any]]) -> str:
-    """The side panel for citation `n` of the latest answer."""
-    try:
-        number = int(str(n).strip().lstrip("#cite-"))
-    except ValueError:
+def open_citation(ref: int | str | None, citations: Sequence[Sequence[dict[str, Any]]]) -> str:
+    """The side panel for `ref`, "<turn>-<n>" (or "<n>" for the latest answer); `citations` holds
+    each answer's citations, by turn."""
+    found = re.fullmatch(r"\s*#?(?:cite-)?(?:(\d+)-)?(\d+)\s*", str(ref or ""))
+    if not found or not citations:
         return source_panel(None)
-    found = next((c for c in citations if c["n"] == number), None)
-    return source_panel(Citation(**found) if found else None)
+    turn = int(found[1]) if found[1] is not None else len(citations) - 1
+    n = int(found[2])
+    cited = citations[turn] if turn < len(citations) else []
+    match = next((c for c in cited if c["n"] == n), None)
+    return source_panel(Citation(**match) if match else None)
 
 
 def documents_table(engine: Engine) -> list[list[Any]]:
@@ -159,7 +173,8 @@ def documents_table(engine: Engine) -> list[list[Any]]:
     rows = []
     for doc in sorted(store.documents(collection).values(), key=lambda d: d.source):
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(doc.indexed_at)) if doc.indexed_at else ""
-        rows.append([doc.source, doc.title, doc.chunks, when])
+        title = doc.title if len(doc.title) <= 80 else doc.title[:79] + "…"
+        rows.append([doc.source, title, doc.chunks, when])
     return rows
 
 
