@@ -253,3 +253,23 @@ def test_quotes_are_checked_against_the_loaded_file(seed_engine):
     texts = DocumentTexts(seed_engine.settings)
     assert texts(SEED_FILE) == (SEEDS / SEED_FILE).read_text(encoding="utf-8")
     assert texts("missing.txt") is None
+
+
+# -- the gate CI runs: the team's seed question set, through the CLI, with its thresholds -----------
+
+SEED_GATE = ["accuracy=0.8", "citation_precision=0.95", "abstention=1", "hit@k=1"]
+MAX_FALSE_ABSTENTION = 0.15
+
+
+def test_the_seed_question_set_meets_its_thresholds(seed_cli, tmp_path, capsys):
+    """`rag eval evals/seed.jsonl --min ...` as CI runs it; the figures are printed for the log."""
+    seed_set = Path(__file__).resolve().parents[1] / "evals" / "seed.jsonl"
+    code = run_cli(seed_cli.settings, [seed_set], out=tmp_path / "seed-run",
+                   minimum=SEED_GATE)
+    printed = capsys.readouterr().out
+    summary = json.loads((tmp_path / "seed-run" / "summary.json").read_text())["metrics"]
+    with capsys.disabled():
+        print("\nseed.jsonl:", {k: summary[k] for k in ("accuracy", "citation_precision", "abstention",
+                                                      "false_abstention", "hit@k", "questions")})
+    assert code == 0, printed
+    assert summary["questions"] >= 40 and summary["false_abstention"] <= MAX_FALSE_ABSTENTION
