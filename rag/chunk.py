@@ -43,8 +43,9 @@ def _windows(spans: list[tuple[int, int]], size: int, overlap: int) -> Iterator[
         yield spans[i][0], spans[j - 1][1]
         if j >= len(spans):
             return
-        back = j
-        while back - 1 > i and spans[j - 1][1] - spans[back - 1][0] <= overlap:
+        back = j  # step back over trailing spans, but only as far as still leaves room for span j:
+        while (back - 1 > i and spans[j - 1][1] - spans[back - 1][0] <= overlap  # else the next window
+               and spans[j][1] - spans[back - 1][0] <= size):  # would lie inside this one
             back -= 1
         i = back
 

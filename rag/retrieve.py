@@ -17,7 +17,7 @@ from rag.embed import Embedder
 from rag.indexer import lexical_key, load_lexical
 from rag.lexical import LexicalIndex
 from rag.models import Chunk, Hit
-from rag.store import Store, store_error
+from rag.store import Store, detach_local_client, store_error
 
 if TYPE_CHECKING:
     from chromadb.api.models.Collection import Collection
@@ -69,11 +69,20 @@ class Retriever:
                     self._collection, self._lexical = None, None
                     return None
                 if self._lexical_outdated(collection):
+                    if self._lexical is not None and not self.settings.chroma_url:
+                        collection = self._reopened(collection)
                     self._lexical = load_lexical(self.store, collection)
                 self._collection = collection
                 return collection
         except Exception as exc:
             raise store_error(self.settings, exc) from exc
+
+    def _reopened(self, collection: Collection) -> Collection:
+        """The index changed since it was loaded, maybe by another process (`rag index` while the chat
+        runs): an embedded index is opened afresh, or its vector side would not see the new chunks."""
+        detach_local_client(self.settings.index_dir / "chroma")
+        self._store = Store(self.settings)
+        return self._store.active() or collection
 
     def _lexical_outdated(self, collection: Collection) -> bool:
         """True when BM25 must be rebuilt. While another process is still writing this generation

@@ -94,8 +94,31 @@ def forget_local_client(path: Path) -> None:
     system = SharedSystemClient._identifier_to_system.pop(str(path), None)
     SharedSystemClient._identifier_to_refcount.pop(str(path), None)
     if system is not None:
-        with contextlib.suppress(BaseException):
-            system.stop()
+        _stop_quietly(system)
+
+
+def detach_local_client(path: Path, grace: float = 60.0) -> None:
+    """Make the next client for an embedded index folder load it afresh from disk.
+
+    Chroma's embedded vector segment is read once per process: chunks another process adds later are
+    not seen through it. The cached system is dropped now (so the next client starts a new one) and
+    stopped after `grace` seconds, so searches still running on it can finish.
+    """
+    import threading
+
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    system = SharedSystemClient._identifier_to_system.pop(str(path), None)
+    SharedSystemClient._identifier_to_refcount.pop(str(path), None)
+    if system is not None:
+        timer = threading.Timer(grace, _stop_quietly, args=(system,))
+        timer.daemon = True
+        timer.start()
+
+
+def _stop_quietly(system: Any) -> None:
+    with contextlib.suppress(BaseException):
+        system.stop()
 
 
 def _short(exc: BaseException) -> str:

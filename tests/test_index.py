@@ -106,3 +106,25 @@ def test_killed_rebuild_leaves_the_old_index_answering(tmp_path, embedder, seed_
     assert "Sacks" in result.text and result.citations
     report = build_index(settings, embedder=embedder)  # the next run completes (incremental on the old one)
     assert len(report.added) == 60
+
+
+def test_a_running_engine_finds_documents_another_process_indexed(tmp_path, embedder):
+    """The chat keeps running while `rag index` (another process) adds a document: the next question
+    finds it by meaning too, not only by keywords (Chroma's embedded vector side is re-read)."""
+    docs = _docs_with_bbc(tmp_path, 4)
+    settings = make_settings(tmp_path, docs)
+    engine = Engine(settings, embedder=embedder)
+    engine.index()
+    question = "Which marsupial did the zookeepers in Tasmania breed?"
+    assert all(h.chunk.source != "zoo.txt" for h in engine.retriever.search(question))
+    (docs / "zoo.txt").write_text("Zoo news\n\nZookeepers in Tasmania bred a rare marsupial, the quoll, "
+                                  "for the first time this spring.\n", encoding="utf-8")
+    added = subprocess.run([sys.executable, "-m", "rag", "index", "--docs", str(docs), "--index",
+                            str(settings.index_dir)], capture_output=True, text=True, timeout=300,
+                           env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert added.returncode == 0, added.stderr
+    hits = engine.retriever.search(question)
+    assert hits[0].chunk.source == "zoo.txt"
+    assert hits[0].dense is not None, "found by the vector side, not only by BM25"
+    result = answer(question, engine=engine)
+    assert not result.abstained and result.citations[0].source == "zoo.txt"
