@@ -136,7 +136,7 @@ def main() -> None:
     settings = settings_for(docs, index)
     engine = Engine(settings, embedder=reusing_embedder(settings, args.reuse_vectors))
     engine.embedder.encode(["warm up the model"])
-    rate = args.encode_rate or plain_encode_rate(engine.embedder)
+    encode_rate = args.encode_rate or plain_encode_rate(engine.embedder)
     have, cumulative, started = 0, 0.0, time.perf_counter()
     for step in steps:
         files = add_copies(src, docs, have + 1, step)
@@ -151,8 +151,8 @@ def main() -> None:
                    "chunks": report.chunks_total, "chunks_embedded": report.chunks_embedded,
                    "step_index_seconds": round(seconds, 1), "cumulative_index_seconds": round(cumulative, 1),
                    "step_chunks_per_second": round(report.chunks_embedded / seconds, 1),
-                   "vectors_reused": reused, "encode_rate_chunks_per_second": round(rate, 1),
-                   "step_estimated_seconds_without_reuse": round(seconds + reused / rate, 1),
+                   "vectors_reused": reused, "encode_rate_chunks_per_second": round(encode_rate, 1),
+                   "step_estimated_seconds_without_reuse": round(seconds + reused / encode_rate, 1),
                    "index_size_mb": round(dir_size_mb(index), 1),
                    **{f"answer_{k}": v for k, v in query_latency(engine, questions).items()}}
         record("bench_scale", figures)

@@ -79,7 +79,8 @@ def progress_bar(label: str) -> Iterator[Callable[[int, int, int, str], None]]:
     try:
         yield update
     finally:
-        bar.stop()
+        if bar.live.is_started:  # stop() on a bar never shown prints an empty line
+            bar.stop()
 
 
 def _write(piece: str) -> None:

@@ -2,7 +2,8 @@
 
 Incremental by default: only new and changed files are embedded, removed files' chunks are deleted.
 A document's chunks are written in one Chroma call after its old ones are deleted, so it is either
-all present or all absent. `rebuild=True` (or a change of embedder/chunker/schema) fills a new
+all present or all absent (one too long for a call, over 5000 chunks, is embedded again by the next
+run if a crash cut it, see Store.add). `rebuild=True` (or a change of embedder/chunker/schema) fills a new
 generation and switches to it only at the end: a crash half-way leaves the previous index answering.
 """
 
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from filelock import FileLock, Timeout
 
+from rag.chroma_client import damaged, quarantine_local_index, store_error, unreachable
 from rag.chunk import chunk_document
 from rag.config import Settings
 from rag.embed import Embedder
@@ -25,7 +27,7 @@ from rag.errors import IndexBusyError, IndexUnavailableError, NoDocumentsError
 from rag.lexical import LexicalIndex
 from rag.load import SUPPORTED, SkipFile, Skipped, SourceFile, load, scan
 from rag.models import Chunk
-from rag.store import SCHEMA_VERSION, Store, damaged, quarantine_local_index, store_error, unreachable
+from rag.store import SCHEMA_VERSION, Store
 
 if TYPE_CHECKING:
     from chromadb.api.models.Collection import Collection
@@ -70,6 +72,8 @@ def index_meta(settings: Settings, embedder: Embedder) -> dict[str, Any]:
 def incompatibility(collection: Collection, wanted: dict[str, Any]) -> str | None:
     """Why an existing generation cannot be reused, or None."""
     meta = collection.metadata or {}
+    if meta.get("schema") is None:
+        return f"the index has no format version (made by an older rag; the current format is {SCHEMA_VERSION})"
     if meta.get("schema") != SCHEMA_VERSION:
         return f"index format {meta.get('schema')} is not the current {SCHEMA_VERSION}"
     for key, value in wanted.items():

@@ -55,8 +55,9 @@ def _age(seconds: float) -> str:
 
 def info_text(settings: Settings) -> str:
     """Documents, chunks, model, index location and age, health, then the effective settings."""
+    from rag.chroma_client import store_error
     from rag.health import health_lines
-    from rag.store import Store, store_error
+    from rag.store import Store
 
     lines: list[str] = []
     try:

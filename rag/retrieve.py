@@ -12,12 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rag.chroma_client import detach_local_client, store_error
 from rag.config import Settings
 from rag.embed import Embedder
 from rag.indexer import lexical_key, load_lexical
 from rag.lexical import LexicalIndex
 from rag.models import Chunk, Hit
-from rag.store import Store, detach_local_client, store_error
+from rag.store import Store
 
 if TYPE_CHECKING:
     from chromadb.api.models.Collection import Collection

@@ -13,6 +13,7 @@ import unicodedata
 from collections.abc import Callable
 from typing import Any
 
+from rag.chroma_client import damaged
 from rag.config import Settings
 from rag.embed import Embedder
 from rag.errors import IndexUnavailableError, QuestionError
@@ -21,7 +22,7 @@ from rag.indexer import IndexReport, ProgressFn, build_index, incompatibility, i
 from rag.models import Answer
 from rag.qa import extractive_answer
 from rag.retrieve import Retriever
-from rag.store import Store, damaged
+from rag.store import Store
 
 TokenFn = Callable[[str], None]
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0 and C1: a terminal would act on them

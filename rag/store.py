@@ -9,20 +9,18 @@ collection's metadata records the embedding model, its dimension, the chunker se
 
 from __future__ import annotations
 
-import contextlib
-import shutil
+import itertools
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlparse
 
 import numpy as np
 
+from rag.chroma_client import open_client
 from rag.config import Settings
-from rag.errors import IndexUnavailableError
 from rag.models import Chunk
 
 if TYPE_CHECKING:
@@ -45,10 +43,26 @@ class IndexedDocument:
     indexed_at: float
 
 
-def _chunk_metadata(chunk: Chunk, aliases: Sequence[str], now: float) -> dict[str, Any]:
+def _chunk_metadata(chunk: Chunk, aliases: Sequence[str], now: float, doc_chunks: int) -> dict[str, Any]:
     return {"source": chunk.source, "title": chunk.title, "start": chunk.start, "end": chunk.end,
             "ordinal": chunk.ordinal, "page": -1 if chunk.page is None else chunk.page,
-            "doc_sha": chunk.doc_sha, "aliases": "\n".join(aliases), "indexed_at": now}
+            "doc_sha": chunk.doc_sha, "aliases": "\n".join(aliases), "indexed_at": now, "doc_chunks": doc_chunks}
+
+
+def _write_calls(chunks: Sequence[Chunk], limit: int) -> Iterator[tuple[int, int]]:
+    """(start, end) of each write: whole documents, _WRITE_BATCH chunks or one longer one (cut at `limit`)."""
+    start = end = 0
+    for _, run in itertools.groupby(chunks, key=lambda c: c.source):
+        n = sum(1 for _ in run)
+        if end > start and end + n - start > _WRITE_BATCH:
+            yield start, end
+            start = end
+        end += n
+        while end - start > limit:
+            yield start, start + limit
+            start += limit
+    if end > start:
+        yield start, end
 
 
 def chunk_from_record(chunk_id: str, text: str, meta: Mapping[str, Any]) -> Chunk:
@@ -56,135 +70,6 @@ def chunk_from_record(chunk_id: str, text: str, meta: Mapping[str, Any]) -> Chun
     return Chunk(id=chunk_id, source=str(meta["source"]), title=str(meta.get("title", "")), text=text,
                  start=int(meta["start"]), end=int(meta["end"]), ordinal=int(meta.get("ordinal", 0)),
                  page=None if page < 0 else page, doc_sha=str(meta.get("doc_sha", "")))
-
-
-def open_client(settings: Settings) -> ClientAPI:
-    """A Chroma client for the settings: HTTP when `chroma_url` is set, else embedded on disk."""
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
-
-    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
-    if settings.chroma_url:
-        url = urlparse(settings.chroma_url)
-        try:
-            return chromadb.HttpClient(host=url.hostname or "127.0.0.1", port=url.port or 8000,
-                                       ssl=url.scheme == "https", settings=chroma_settings)
-        except Exception as exc:
-            raise IndexUnavailableError(
-                f"Chroma server at {settings.chroma_url} does not answer ({_short(exc)})") from exc
-    path = settings.index_dir / "chroma"
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
-    except BaseException as exc:  # a damaged sqlite file can make Chroma's Rust side panic (a BaseException)
-        if isinstance(exc, KeyboardInterrupt | SystemExit):
-            raise
-        forget_local_client(path)
-        raise IndexUnavailableError(f"the index at {path} cannot be opened ({_short(exc)})") from exc
-
-
-def forget_local_client(path: Path) -> None:
-    """Stop and drop Chroma's per-process cached system for an embedded index folder.
-
-    Chroma keeps one system per folder for the life of the process, even one that failed to start;
-    without this, reopening the folder after a failure (or after moving it aside) gets the dead one.
-    """
-    from chromadb.api.shared_system_client import SharedSystemClient
-
-    system = SharedSystemClient._identifier_to_system.pop(str(path), None)
-    SharedSystemClient._identifier_to_refcount.pop(str(path), None)
-    if system is not None:
-        _stop_quietly(system)
-
-
-def detach_local_client(path: Path, grace: float = 60.0) -> None:
-    """Make the next client for an embedded index folder load it afresh from disk.
-
-    Chroma's embedded vector segment is read once per process: chunks another process adds later are
-    not seen through it. The cached system is dropped now (so the next client starts a new one) and
-    stopped after `grace` seconds, so searches still running on it can finish.
-    """
-    import threading
-
-    from chromadb.api.shared_system_client import SharedSystemClient
-
-    system = SharedSystemClient._identifier_to_system.pop(str(path), None)
-    SharedSystemClient._identifier_to_refcount.pop(str(path), None)
-    if system is not None:
-        timer = threading.Timer(grace, _stop_quietly, args=(system,))
-        timer.daemon = True
-        timer.start()
-
-
-def _stop_quietly(system: Any) -> None:
-    with contextlib.suppress(BaseException):
-        system.stop()
-
-
-def _short(exc: BaseException) -> str:
-    return (str(exc).splitlines() or [type(exc).__name__])[0][:200]
-
-
-def unreachable(exc: BaseException) -> bool:
-    """True when `exc` (or what caused it) is a failure to reach a server, not a problem of the index."""
-    import httpx
-    return any(isinstance(e, httpx.TransportError | ConnectionError | TimeoutError) for e in _causes(exc))
-
-
-def _causes(exc: BaseException | None) -> Iterator[BaseException]:  # each once: a chain may loop
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        yield exc
-        exc = exc.__cause__
-
-
-def store_error(settings: Settings, exc: BaseException, doing: str = "read") -> IndexUnavailableError:
-    """The one-line error for a failed store call: the server does not answer, or the index cannot be `doing`."""
-    if isinstance(exc, IndexUnavailableError):  # a copy: `raise store_error(s, e) from e` must not loop e's cause
-        return IndexUnavailableError(str(exc))
-    if settings.chroma_url and unreachable(exc):
-        return IndexUnavailableError(
-            f"the Chroma server at {settings.chroma_url} does not answer ({_short(exc)}); is it running?")
-    location = settings.chroma_url or str(settings.index_dir / "chroma")
-    return IndexUnavailableError(f"the index at {location} cannot be {doing} ({_short(exc)})")
-
-
-_DAMAGED = ("database disk image is malformed", "file is not a database", "no such table", "no such column")
-
-
-def damaged(settings: Settings, exc: BaseException | None) -> bool:
-    """True when `exc` (or its cause) says the files of the embedded index are damaged, or sqlite finds
-    them malformed. Never for a Chroma server (not ours to move aside), nor for a busy or unreadable index."""
-    if settings.chroma_url or exc is None:
-        return False
-    if any(isinstance(e, FileExistsError | NotADirectoryError)  # index_dir/chroma is a file
-           or any(sign in str(e).lower() for sign in _DAMAGED) for e in _causes(exc)):
-        return True
-    # e.g. "Failed to pull logs from the log store": only sqlite itself can tell whether that is damage
-    return not unreachable(exc) and _sqlite_damaged(settings.index_dir / "chroma" / "chroma.sqlite3")
-
-
-def _sqlite_damaged(db: Path) -> bool:
-    import sqlite3
-    if not db.is_file():
-        return False
-    try:
-        with contextlib.closing(sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True, timeout=10)) as con:
-            return con.execute("PRAGMA quick_check").fetchall() != [("ok",)]
-    except sqlite3.DatabaseError as exc:  # "database is locked" or unreadable is not damage
-        return any(sign in str(exc).lower() for sign in _DAMAGED)
-
-
-def quarantine_local_index(index_dir: Path) -> Path | None:
-    """Move a broken embedded index aside (kept for inspection) so a fresh one can be built."""
-    path = index_dir / "chroma"
-    forget_local_client(path)
-    if not path.exists():
-        return None
-    target = index_dir / f"chroma.broken-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
-    shutil.move(str(path), str(target))
-    return target
 
 
 class Store:
@@ -252,17 +137,20 @@ class Store:
 
     # -- contents ---------------------------------------------------------------------------
     def documents(self, collection: Collection) -> dict[str, IndexedDocument]:
-        """Per source path, what is indexed (read from the chunk metadata)."""
+        """Per source path, what is indexed (read from the chunk metadata); doc_sha is "" for a document
+        a crash left part-written (see `add`), so that the next run embeds it again."""
         found: dict[str, IndexedDocument] = {}
+        whole: dict[str, int] = {}
         for _ids, _texts, metas in self._pages(collection, include=["metadatas"]):
             for meta in metas:
                 src = str(meta["source"])
+                whole[src] = int(meta.get("doc_chunks", 0))  # 0: written before it was recorded
                 seen = found.get(src)
                 found[src] = IndexedDocument(
                     source=src, title=str(meta.get("title", "")), doc_sha=str(meta.get("doc_sha", "")),
                     aliases=tuple(a for a in str(meta.get("aliases", "")).split("\n") if a),
                     chunks=(seen.chunks if seen else 0) + 1, indexed_at=float(meta.get("indexed_at", 0.0)))
-        return found
+        return {src: doc if whole[src] in (0, doc.chunks) else replace(doc, doc_sha="") for src, doc in found.items()}
 
     def all_chunks(self, collection: Collection) -> list[Chunk]:
         chunks: list[Chunk] = []
@@ -285,14 +173,14 @@ class Store:
 
     def add(self, collection: Collection, chunks: Sequence[Chunk], vectors: np.ndarray,
             aliases: dict[str, tuple[str, ...]]) -> None:
-        """Write chunks in one call per batch (each call is atomic in Chroma)."""
-        now = time.time()
-        for i in range(0, len(chunks), _WRITE_BATCH):
-            part = chunks[i:i + _WRITE_BATCH]
+        """Write `chunks` (whole documents), whole documents per call: a call is atomic in Chroma, so a crash leaves
+        each all present or absent, but one longer than a call may be, which `documents` reports part-written."""
+        now, doc_chunks = time.time(), Counter(c.source for c in chunks)
+        for i, j in _write_calls(chunks, self.client.get_max_batch_size()):
             collection.upsert(
-                ids=[c.id for c in part], documents=[c.text for c in part],
-                embeddings=vectors[i:i + _WRITE_BATCH],
-                metadatas=[_chunk_metadata(c, aliases.get(c.source, ()), now) for c in part],  # type: ignore[misc]
+                ids=[c.id for c in chunks[i:j]], documents=[c.text for c in chunks[i:j]], embeddings=vectors[i:j],
+                metadatas=[_chunk_metadata(c, aliases.get(c.source, ()), now, doc_chunks[c.source])  # type: ignore[misc]
+                           for c in chunks[i:j]],
             )
 
     def delete_sources(self, collection: Collection, sources: Iterable[str]) -> None:

@@ -1,0 +1,151 @@
+"""Opening Chroma, and what to do when it cannot be opened.
+
+`open_client` gives an embedded `PersistentClient` under index_dir/chroma, or an `HttpClient` when
+`chroma_url` is set. Failures become one-line `IndexUnavailableError`s (`store_error`); `damaged`
+tells a damaged embedded index (kept aside by `quarantine_local_index`, then rebuilt) from a busy or
+unreachable one. Chroma caches one system per folder per process: `forget_local_client` and
+`detach_local_client` drop it, after a failure or when another process changed the index.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+from rag.config import Settings
+from rag.errors import IndexUnavailableError
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
+
+
+def open_client(settings: Settings) -> ClientAPI:
+    """A Chroma client for the settings: HTTP when `chroma_url` is set, else embedded on disk."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    if settings.chroma_url:
+        url = urlparse(settings.chroma_url)
+        try:
+            return chromadb.HttpClient(host=url.hostname or "127.0.0.1", port=url.port or 8000,
+                                       ssl=url.scheme == "https", settings=chroma_settings)
+        except Exception as exc:
+            raise IndexUnavailableError(
+                f"Chroma server at {settings.chroma_url} does not answer ({_short(exc)})") from exc
+    path = settings.index_dir / "chroma"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+    except BaseException as exc:  # a damaged sqlite file can make Chroma's Rust side panic (a BaseException)
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            raise
+        forget_local_client(path)
+        raise IndexUnavailableError(f"the index at {path} cannot be opened ({_short(exc)})") from exc
+
+
+def forget_local_client(path: Path) -> None:
+    """Stop and drop Chroma's per-process system for an embedded index folder: Chroma keeps one per folder
+    for the life of the process, even a failed one, and reopening the folder would get the dead one."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    system = SharedSystemClient._identifier_to_system.pop(str(path), None)
+    SharedSystemClient._identifier_to_refcount.pop(str(path), None)
+    if system is not None:
+        _stop_quietly(system)
+
+
+def detach_local_client(path: Path, grace: float = 60.0) -> None:
+    """Make the next client for an embedded index folder load it afresh from disk.
+
+    Chroma's embedded vector segment is read once per process: chunks another process adds later are
+    not seen through it. The cached system is dropped now (so the next client starts a new one) and
+    stopped after `grace` seconds, so searches still running on it can finish.
+    """
+    import threading
+
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    system = SharedSystemClient._identifier_to_system.pop(str(path), None)
+    SharedSystemClient._identifier_to_refcount.pop(str(path), None)
+    if system is not None:
+        timer = threading.Timer(grace, _stop_quietly, args=(system,))
+        timer.daemon = True
+        timer.start()
+
+
+def _stop_quietly(system: Any) -> None:
+    with contextlib.suppress(BaseException):
+        system.stop()
+
+
+def _short(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+
+
+def unreachable(exc: BaseException) -> bool:
+    """True when `exc` (or what caused it) is a failure to reach a server, not a problem of the index."""
+    import httpx
+    return any(isinstance(e, httpx.TransportError | ConnectionError | TimeoutError) for e in _causes(exc))
+
+
+def _causes(exc: BaseException | None) -> Iterator[BaseException]:  # each once: a chain may loop
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__
+
+
+def store_error(settings: Settings, exc: BaseException, doing: str = "read") -> IndexUnavailableError:
+    """The one-line error for a failed store call: the server does not answer, or the index cannot be `doing`."""
+    if isinstance(exc, IndexUnavailableError):  # a copy: `raise store_error(s, e) from e` must not loop e's cause
+        return IndexUnavailableError(str(exc))
+    if settings.chroma_url and unreachable(exc):
+        return IndexUnavailableError(
+            f"the Chroma server at {settings.chroma_url} does not answer ({_short(exc)}); is it running?")
+    location = settings.chroma_url or str(settings.index_dir / "chroma")
+    return IndexUnavailableError(f"the index at {location} cannot be {doing} ({_short(exc)})")
+
+
+_DAMAGED = ("database disk image is malformed", "file is not a database", "no such table", "no such column")
+
+
+def damaged(settings: Settings, exc: BaseException | None) -> bool:
+    """True when `exc` (or its cause) says the files of the embedded index are damaged, or sqlite finds
+    them malformed. Never for a Chroma server (not ours to move aside), nor for a busy or unreadable index."""
+    if settings.chroma_url or exc is None:
+        return False
+    if any(isinstance(e, FileExistsError | NotADirectoryError)  # index_dir/chroma is a file
+           or any(sign in str(e).lower() for sign in _DAMAGED) for e in _causes(exc)):
+        return True
+    # e.g. "Failed to pull logs from the log store": only sqlite itself can tell whether that is damage
+    return not unreachable(exc) and _sqlite_damaged(settings.index_dir / "chroma" / "chroma.sqlite3")
+
+
+def _sqlite_damaged(db: Path) -> bool:
+    import sqlite3
+    if not db.is_file():
+        return False
+    try:
+        with contextlib.closing(sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True, timeout=10)) as con:
+            return con.execute("PRAGMA quick_check").fetchall() != [("ok",)]
+    except sqlite3.DatabaseError as exc:  # "database is locked" or unreadable is not damage
+        return any(sign in str(exc).lower() for sign in _DAMAGED)
+
+
+def quarantine_local_index(index_dir: Path) -> Path | None:
+    """Move a broken embedded index aside (kept for inspection) so a fresh one can be built."""
+    path = index_dir / "chroma"
+    forget_local_client(path)
+    if not path.exists():
+        return None
+    target = index_dir / f"chroma.broken-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    shutil.move(str(path), str(target))
+    return target
