@@ -183,6 +183,11 @@ def figures(question: str) -> set[str]:
     return {t for t in analyze(question) if any(ch.isdigit() for ch in t)}
 
 
+def asks_definition(question: str) -> bool:
+    """ "What kind of company is ASML?", "Who is David Sacks?", "What is distillation?" """
+    return _ASKS_DEFINITION.match(question.strip()) is not None
+
+
 def defines(sentence: str, question: str) -> bool:
     """For "What kind of company is ASML?": the sentence says what the subject is ("ASML, a Dutch
     semiconductor equipment maker," or "Distillation is how ...")."""

@@ -8,6 +8,7 @@ process, and reloads the BM25 side if so. `as_langchain()` exposes it as a LangC
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -114,6 +115,21 @@ class Retriever:
         lexical_scores = dict(lexical)
         return [Hit(chunks[i], fused[i], rank, dense_scores.get(i), lexical_scores.get(i))
                 for rank, i in enumerate((i for i in top if i in chunks), start=1)]
+
+    def openings(self, hits: Sequence[Hit], documents: int = 2) -> list[Hit]:
+        """The opening chunk of the top `documents` documents among `hits`, where it is not among them
+        already (ranked after them): news and reference texts say what their subject is at its first
+        mention ("DeepSeek, a relatively unknown Chinese AI company, ...")."""
+        sources = list(dict.fromkeys(h.chunk.source for h in hits))[:documents]
+        have = {h.chunk.id for h in hits}
+        collection = self._collection
+        if collection is None or not sources:
+            return []
+        try:
+            extra = [c for c in self.store.openings(collection, sources) if c.id not in have]
+        except Exception as exc:
+            raise store_error(self.settings, exc, "searched") from exc
+        return [Hit(c, 0.0, len(hits) + i) for i, c in enumerate(extra, start=1)]
 
     def idf(self, term: str) -> float:
         """BM25 inverse document frequency of an analysed term (high for unseen terms)."""

@@ -21,6 +21,7 @@ from rag.followup import History, standalone_question
 from rag.indexer import IndexReport, ProgressFn, build_index, incompatibility, index_meta
 from rag.models import Answer
 from rag.qa import extractive_answer
+from rag.qtype import asks_definition
 from rag.retrieve import Retriever
 from rag.store import Store
 
@@ -141,6 +142,8 @@ def answer(question: str, *, history: History = (), settings: Settings | None = 
     hits = engine.retriever.search(standalone, top_k or settings.top_k, qvec)
     if not hits and engine.retriever.refresh() is None:
         raise IndexUnavailableError("There is no index yet: run `rag index` first.")
+    if asks_definition(standalone):  # "What kind of company is X?": also read where X is introduced
+        hits = [*hits, *engine.retriever.openings(hits)]
     timings["retrieve"] = time.perf_counter() - t
 
     t = time.perf_counter()

@@ -200,6 +200,15 @@ class Store:
         return {i: chunk_from_record(i, t or "", m)
                 for i, t, m in zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True)}
 
+    def openings(self, collection: Collection, sources: Sequence[str]) -> list[Chunk]:
+        """The first chunk of each of `sources`."""
+        if not sources:
+            return []
+        where = {"$and": [{"source": {"$in": list(sources)}}, {"ordinal": 0}]}
+        got = collection.get(where=where, include=["documents", "metadatas"])  # type: ignore[arg-type,list-item]
+        return [chunk_from_record(i, t or "", m)
+                for i, t, m in zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True)]
+
     def query(self, collection: Collection, vector: np.ndarray, n: int) -> list[tuple[Chunk, float]]:
         """Nearest chunks with cosine similarity (1 - distance), best first."""
         count = collection.count()

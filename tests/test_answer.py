@@ -23,6 +23,34 @@ def test_cost_question_cites_the_5_6_million_sentence(seed_engine):
     assert any("$5.6 million" in c.quote and "developing R1" in c.quote for c in result.citations)
 
 
+@pytest.mark.parametrize(("question", "says"), [
+    ("What kind of company is DeepSeek?", "a relatively unknown Chinese AI company"),  # its opening chunk
+    ("What kind of company is ASML?", "a Dutch semiconductor equipment maker"),
+])
+def test_what_kind_of_question_quotes_where_the_subject_is_introduced(seed_engine, question, says):
+    result = answer(question, engine=seed_engine)
+    assert not result.abstained and any(says in c.quote for c in result.citations)
+
+
+def test_a_lead_that_restates_the_question_is_followed_by_the_sentence_naming_the_answer(tmp_path, embedder):
+    """News leads restate the question without the name asked for; the answer quotes the name too."""
+    from conftest import make_settings
+    from rag.service import Engine
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "mep.txt").write_text(
+        "MEP's remark on Germany\n\nA UK Independence Party MEP suggested Germany saw the EU as an empire "
+        "that was cheaper than using tanks, a new documentary has revealed. The documentary was filmed at a "
+        "meeting in Brussels last year. Pointing to Germany's trade interests, Mr Nattrass said the EU was "
+        "a cheaper way to run Europe. He says he was not German-bashing.\n", encoding="utf-8")
+    engine = Engine(make_settings(tmp_path, docs), embedder=embedder)
+    engine.index()
+    result = answer("Which UKIP MEP suggested that Germany saw the EU as an empire?", engine=engine)
+    assert not result.abstained and "Nattrass" in result.text
+    assert result.text.startswith("A UK Independence Party MEP suggested"), "the lead is quoted too"
+
+
 def test_capital_of_france_abstains_without_citations(seed_engine):
     result = answer("What is the capital of France?", engine=seed_engine)
     assert result.abstained
