@@ -3,8 +3,8 @@
 `open_client` gives an embedded `PersistentClient` under index_dir/chroma, or an `HttpClient` when
 `chroma_url` is set. Failures become one-line `IndexUnavailableError`s (`store_error`); `damaged`
 tells a damaged embedded index (kept aside by `quarantine_local_index`, then rebuilt) from a busy or
-unreachable one. Chroma caches one system per folder per process: `forget_local_client` and
-`detach_local_client` drop it, after a failure or when another process changed the index.
+unreachable one. Chroma caches one system per folder per process: `forget_local_client` drops it,
+after a failure or when another process changed the index.
 """
 
 from __future__ import annotations
@@ -50,23 +50,14 @@ def open_client(settings: Settings) -> ClientAPI:
         raise IndexUnavailableError(f"the index at {path} cannot be opened ({_short(exc)})") from exc
 
 
-def forget_local_client(path: Path) -> None:
-    """Stop and drop Chroma's per-process system for an embedded index folder: Chroma keeps one per folder
-    for the life of the process, even a failed one, and reopening the folder would get the dead one."""
-    from chromadb.api.shared_system_client import SharedSystemClient
+def forget_local_client(path: Path, grace: float = 0.0) -> None:
+    """Drop Chroma's per-process system for an embedded index folder, so the next client starts a new
+    one that reads the folder afresh, and stop the old one after `grace` seconds.
 
-    system = SharedSystemClient._identifier_to_system.pop(str(path), None)
-    SharedSystemClient._identifier_to_refcount.pop(str(path), None)
-    if system is not None:
-        _stop_quietly(system)
-
-
-def detach_local_client(path: Path, grace: float = 60.0) -> None:
-    """Make the next client for an embedded index folder load it afresh from disk.
-
-    Chroma's embedded vector segment is read once per process: chunks another process adds later are
-    not seen through it. The cached system is dropped now (so the next client starts a new one) and
-    stopped after `grace` seconds, so searches still running on it can finish.
+    Chroma keeps one system per folder for the life of the process, even a failed one (reopening
+    after a failure or a move would get the dead one), and its vector segment is read once (chunks
+    another process adds later are not seen through it). A grace period lets searches still running
+    on the old system finish.
     """
     import threading
 
@@ -74,10 +65,14 @@ def detach_local_client(path: Path, grace: float = 60.0) -> None:
 
     system = SharedSystemClient._identifier_to_system.pop(str(path), None)
     SharedSystemClient._identifier_to_refcount.pop(str(path), None)
-    if system is not None:
-        timer = threading.Timer(grace, _stop_quietly, args=(system,))
-        timer.daemon = True
-        timer.start()
+    if system is None:
+        return
+    if grace <= 0:
+        _stop_quietly(system)
+        return
+    timer = threading.Timer(grace, _stop_quietly, args=(system,))
+    timer.daemon = True
+    timer.start()
 
 
 def _stop_quietly(system: Any) -> None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rag.chroma_client import detach_local_client, store_error
+from rag.chroma_client import forget_local_client, store_error
 from rag.config import Settings
 from rag.embed import Embedder
 from rag.indexer import lexical_key, load_lexical
@@ -82,7 +82,7 @@ class Retriever:
     def _reopened(self, collection: Collection) -> Collection:
         """The index changed since it was loaded, maybe by another process (`rag index` while the chat
         runs): an embedded index is opened afresh, or its vector side would not see the new chunks."""
-        detach_local_client(self.settings.index_dir / "chroma")
+        forget_local_client(self.settings.index_dir / "chroma", grace=60.0)  # running searches finish
         self._store = Store(self.settings)
         return self._store.active() or collection
 
