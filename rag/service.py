@@ -11,6 +11,7 @@ import threading
 import time
 import unicodedata
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from rag.chroma_client import damaged
@@ -142,13 +143,15 @@ def answer(question: str, *, history: History = (), settings: Settings | None = 
     hits = engine.retriever.search(standalone, top_k or settings.top_k, qvec)
     if not hits and engine.retriever.refresh() is None:
         raise IndexUnavailableError("There is no index yet: run `rag index` first.")
-    if asks_definition(standalone):  # "What kind of company is X?": also read where X is introduced
-        hits = [*hits, *engine.retriever.openings(hits)]
     timings["retrieve"] = time.perf_counter() - t
 
     t = time.perf_counter()
     unseen = engine.retriever.unseen_terms(standalone, settings.unseen_word_min_chunks)
-    result = extractive_answer(standalone, qvec, hits, engine.embedder, engine.retriever.idf, settings, unseen)
+    read = list(hits)
+    if asks_definition(standalone):  # "What kind of company is X?": also read where X is introduced
+        read += engine.retriever.openings(hits)
+    result = extractive_answer(standalone, qvec, read, engine.embedder, engine.retriever.idf, settings, unseen)
+    result = replace(result, hits=tuple(hits))  # the k passages retrieved, as asked
     timings["extract"] = time.perf_counter() - t
     if model is not None:
         from rag.generate import llm_answer
