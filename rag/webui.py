@@ -199,7 +199,7 @@ def serve(settings: Settings, demo: Any = None) -> None:
     """`rag serve` / `python ui.py`: build the index if there is none, load the model, then serve
     (`demo`, or a new app for `settings`) until Ctrl-C."""
     engine = get_engine(settings)
-    report = engine.ensure_index(progress=_print_progress)
+    report = engine.ensure_index(progress=_print_progress, notice=lambda why: print(why, flush=True))
     if report:
         print(report.summary(), flush=True)
     _ready.add(id(engine))
