@@ -101,7 +101,8 @@ def score_sentences(question: str, qvec: np.ndarray, hits: Sequence[Hit], embedd
     """Candidates scored and sorted best first (only the lexically best few are embedded)."""
     terms = question_weights(question, idf)
     pool = candidates(hits, terms)
-    pool.sort(key=lambda c: (-c.coverage - defines(c.text, question), c.hit.rank))
+    defining = {(c.hit.chunk.source, c.start) for c in pool if defines(c.text, question)}
+    pool.sort(key=lambda c: (-c.coverage - ((c.hit.chunk.source, c.start) in defining), c.hit.rank))
     pool = pool[:_PREFILTER]
     if not pool:
         return []
@@ -110,7 +111,7 @@ def score_sentences(question: str, qvec: np.ndarray, hits: Sequence[Hit], embedd
     names, numbers = name_groups(question), figures(question)
     scored = [Candidate(c.hit, c.start, c.end, c.text, c.coverage,
                         W_COSINE * float(cos) + W_COVERAGE * c.coverage + type_bonus(kind, c.text, question, W_TYPE)
-                        + W_DEFINES * defines(c.text, question) - _missing(names, numbers, c))
+                        + W_DEFINES * ((c.hit.chunk.source, c.start) in defining) - _missing(names, numbers, c))
               for c, cos in zip(pool, cosines, strict=True)]
     return sorted(scored, key=lambda c: -c.score)
 
@@ -229,7 +230,7 @@ def extractive_answer(question: str, qvec: np.ndarray, hits: Sequence[Hit], embe
         # a later part ("..., and which other companies were hit?") is short and leans on the first:
         # once an earlier part is answered, it needs less evidence of its own
         threshold = settings.abstain_threshold * (LATER_PART_FACTOR if i and chosen else 1.0) \
-            + settings.unseen_word_penalty * sum(t in analyze(part) for t in unseen)
+            + settings.unseen_word_penalty * len(set(unseen) & set(analyze(part)))
         if scored and scored[0].score >= threshold:
             chosen += [c for c in pick(scored, settings, part, idf) if (c.hit.chunk.source, c.start) not in
                        {(x.hit.chunk.source, x.start) for x in chosen}]

@@ -72,6 +72,12 @@ def chunk_from_record(chunk_id: str, text: str, meta: Mapping[str, Any]) -> Chun
                  page=None if page < 0 else page, doc_sha=str(meta.get("doc_sha", "")))
 
 
+def _chunks_of(got: Any) -> list[Chunk]:
+    """The chunks of a `collection.get` result that included documents and metadatas."""
+    return [chunk_from_record(i, t or "", m)
+            for i, t, m in zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True)]
+
+
 class Store:
     """Generations of chunks in Chroma, with the pointer to the active one."""
 
@@ -197,17 +203,14 @@ class Store:
         if not ids:
             return {}
         got = collection.get(ids=list(ids), include=["documents", "metadatas"])  # type: ignore[list-item]
-        return {i: chunk_from_record(i, t or "", m)
-                for i, t, m in zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True)}
+        return {c.id: c for c in _chunks_of(got)}
 
     def openings(self, collection: Collection, sources: Sequence[str]) -> list[Chunk]:
         """The first chunk of each of `sources`."""
         if not sources:
             return []
         where = {"$and": [{"source": {"$in": list(sources)}}, {"ordinal": 0}]}
-        got = collection.get(where=where, include=["documents", "metadatas"])  # type: ignore[arg-type,list-item]
-        return [chunk_from_record(i, t or "", m)
-                for i, t, m in zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True)]
+        return _chunks_of(collection.get(where=where, include=["documents", "metadatas"]))  # type: ignore[arg-type,list-item]
 
     def query(self, collection: Collection, vector: np.ndarray, n: int) -> list[tuple[Chunk, float]]:
         """Nearest chunks with cosine similarity (1 - distance), best first."""
