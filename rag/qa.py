@@ -1,14 +1,16 @@
 """The default answerer: no LLM, never a word that is not in the documents.
 
-From the retrieved chunks it scores every sentence against the question (embedding cosine plus
+From the retrieved chunks it scores every sentence against the question: embedding cosine plus
 idf-weighted coverage of the question's terms, plus a bonus when the sentence has the kind of thing
-the question asks for: a figure for "how much", a date for "when", a named speaker for "who"; see
-rag.qtype), and answers with the best sentences quoted verbatim, each followed by its citation
-marker. When the best sentence only restates the question, the sentence holding the asked-for name
-or figure is quoted with it; a sentence opening with "This" or "He" is quoted with the one before
-it, so the reader sees what it refers to. When even the best sentence scores under
-`abstain_threshold`, it says the documents do not say, with no citation, and lists the nearest
-passages instead. It does not paraphrase, summarise or combine facts.
+the question asks for (a figure for "how much", a date for "when", a named speaker for "who"; see
+rag.qtype), minus a share for each of the question's names that the sentence, its lead-in and its
+title lack (a larger share when the question asks for a figure: the Mac mini's price does not
+answer "How much is the iPod nano?"). It answers with the best sentences quoted verbatim, each
+followed by its citation marker. When the best sentence only restates the question, the sentence
+holding the asked-for name or figure is quoted with it; a sentence opening with "This" or "He" is
+quoted with the one before it, so the reader sees what it refers to. When even the best sentence
+scores under `abstain_threshold`, it says the documents do not say, with no citation, and lists
+the nearest passages instead. It does not paraphrase, summarise or combine facts.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ KEY_TERM_GAP = 0.2  # ... this close, if it has the question's rarest word and t
 OTHER_GAP = 0.25  # how far below the best an answer-bearing sentence of another document may score
 LATER_PART_FACTOR = 0.7  # share of abstain_threshold for a later part of a question, or an answer-bearing sentence
 W_COSINE, W_COVERAGE, W_TYPE, W_NAMES, W_FIGURES, W_DEFINES = 0.55, 0.45, 0.06, 0.15, 0.15, 0.2
+W_NAMES_FIGURE = 0.3  # a figure belongs to a subject: another subject's price is not the asked one's
+FIGURE_KINDS = ("money", "figure", "percent", "count")
 _ANAPHOR = re.compile(r"^(?:This|These|That|Those|It|Its|He|She|They|Such|The move|The company)\b")
 
 
@@ -70,11 +74,11 @@ def question_weights(question: str, idf: Callable[[str], float]) -> dict[str, fl
     return {t: idf(t) for t in dict.fromkeys(analyze(question))}
 
 
-def _missing(names: list[set[str]], numbers: set[str], c: Candidate) -> float:
+def _missing(names: list[set[str]], numbers: set[str], c: Candidate, w_names: float = W_NAMES) -> float:
     """Penalty for the question's names and figures absent from the sentence, its lead-in and title."""
     offset = c.start - c.hit.chunk.start
     context = set(analyze(c.hit.chunk.text[max(0, offset - 200):offset + len(c.text)] + " " + c.hit.chunk.title))
-    penalty = W_NAMES * sum(1 for g in names if not g & context) / len(names) if names else 0.0
+    penalty = w_names * sum(1 for g in names if not g & context) / len(names) if names else 0.0
     if numbers:
         penalty += W_FIGURES * len(numbers - set(analyze(c.text))) / len(numbers)
     return penalty
@@ -111,7 +115,8 @@ def score_sentences(question: str, qvec: np.ndarray, hits: Sequence[Hit], embedd
     names, numbers = name_groups(question), figures(question)
     scored = [Candidate(c.hit, c.start, c.end, c.text, c.coverage,
                         W_COSINE * float(cos) + W_COVERAGE * c.coverage + type_bonus(kind, c.text, question, W_TYPE)
-                        + W_DEFINES * ((c.hit.chunk.source, c.start) in defining) - _missing(names, numbers, c))
+                        + W_DEFINES * ((c.hit.chunk.source, c.start) in defining)
+                        - _missing(names, numbers, c, W_NAMES_FIGURE if kind in FIGURE_KINDS else W_NAMES))
               for c, cos in zip(pool, cosines, strict=True)]
     return sorted(scored, key=lambda c: -c.score)
 

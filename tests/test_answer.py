@@ -51,6 +51,31 @@ def test_a_lead_that_restates_the_question_is_followed_by_the_sentence_naming_th
     assert result.text.startswith("A UK Independence Party MEP suggested"), "the lead is quoted too"
 
 
+@pytest.mark.parametrize(("question", "expected"), [
+    ("How much will the Mac mini cost in the UK?", "£339"),
+    ("How much does Apple's iPod nano cost in the UK?", None),  # the article prices the Mac mini only
+])
+def test_a_price_question_is_answered_only_with_its_own_subjects_price(tmp_path, embedder, question, expected):
+    from conftest import make_settings
+    from rag.service import Engine
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "mini.txt").write_text(
+        "Apple unveils low-cost Mac mini\n\nApple has unveiled a new, low-cost Macintosh computer, billed as "
+        "the Mac mini. Chief executive Steve Jobs showed off the machine at MacWorld in San Francisco. Apple "
+        "expects the Mac mini to sell for £339 in the UK and $499 in the US. Analysts said the machine would "
+        "appeal to PC owners who had bought an iPod. \"They like what they have seen with iPod,\" one said.\n",
+        encoding="utf-8")
+    engine = Engine(make_settings(tmp_path, docs), embedder=embedder)
+    engine.index()
+    result = answer(question, engine=engine)
+    if expected is None:
+        assert result.abstained, result.text
+    else:
+        assert not result.abstained and expected in result.text
+
+
 def test_capital_of_france_abstains_without_citations(seed_engine):
     result = answer("What is the capital of France?", engine=seed_engine)
     assert result.abstained
