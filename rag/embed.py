@@ -44,8 +44,10 @@ class Embedder:
 
     Small (query-time) batches run on one thread: on a small machine serving several users, torch's
     thread pool spinning on both cores costs far more than it gains (480 ms instead of 25 ms for one
-    question under load). Large (indexing) batches use torch's default. Short texts seen before are
-    served from an LRU cache, so sentences of popular passages are not encoded again.
+    question under load). They go in batches of 4: sentence-transformers sorts texts by length, so
+    each batch pads to a similar length (16 sentences of 13-73 tokens: 300 ms instead of 570 ms).
+    Large (indexing) batches use torch's default threads. Short texts seen before are served from an
+    LRU cache, so sentences of popular passages are not encoded again.
 
     >>> e = Embedder("")            # the packaged all-MiniLM-L6-v2
     >>> e.encode(["hello"]).shape   # doctest: +SKIP
@@ -53,6 +55,7 @@ class Embedder:
     """
 
     SMALL_BATCH = 32
+    QUERY_BATCH = 4
     CACHE_SIZE = 50_000
 
     def __init__(self, model: str = "", batch_size: int = 64) -> None:
@@ -88,10 +91,12 @@ class Embedder:
         model = self.model
         with self._lock:
             threads = torch.get_num_threads()
-            if len(texts) <= self.SMALL_BATCH:
+            small = len(texts) <= self.SMALL_BATCH
+            if small:
                 torch.set_num_threads(1)
-            try:
-                vectors = model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
+            try:  # sentences of mixed lengths: small batches of similar length pad less
+                vectors = model.encode(texts, batch_size=self.QUERY_BATCH if small else self.batch_size,
+                                       normalize_embeddings=True,
                                        convert_to_numpy=True, show_progress_bar=False)
             finally:
                 torch.set_num_threads(threads)
