@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import SEED_FILE, SEEDS
+from conftest import BBC, SEED_FILE, SEEDS
 from rag.errors import ConfigError
 from rag.eval_report import flipped, load_run, write_report
 from rag.eval_score import (
@@ -273,3 +273,29 @@ def test_the_seed_question_set_meets_its_thresholds(seed_cli, tmp_path, capsys):
                                                       "false_abstention", "hit@k", "questions")})
     assert code == 0, printed
     assert summary["questions"] >= 40 and summary["false_abstention"] <= MAX_FALSE_ABSTENTION
+
+
+QUESTION_SETS = [("seed.jsonl", SEEDS, 40), ("bbc.jsonl", BBC, 60), ("bbc-heldout.jsonl", BBC, 50)]
+
+
+@pytest.mark.parametrize(("name", "docs", "at_least"), QUESTION_SETS)
+def test_the_team_question_sets_are_sound(name, docs, at_least):
+    """Every line loads, ids are unique, at least 10 questions are unanswerable, and every answer key
+    is in every gold source (a key the documents lack would make a right answer score as wrong)."""
+    if not docs.exists():
+        pytest.skip(f"{docs} is not on this machine")
+    questions, errors = load_questions(Path(__file__).resolve().parents[1] / "evals" / name)
+    assert errors == [] and len(questions) >= at_least
+    assert len({q.id for q in questions}) == len(questions)
+    assert sum(not q.answerable for q in questions) >= 10
+    for q in questions:
+        if not q.answerable:
+            assert not q.answer_keys and not q.sources, q.id
+            continue
+        assert q.answer_keys and q.sources, q.id
+        for source in q.sources:
+            text = (docs / source).read_text(encoding="utf-8", errors="replace")
+            assert all(keys_found(text, q.answer_keys)), (q.id, source)
+    if docs == BBC:
+        assert {s.split("/")[0] for q in questions for s in q.sources} == {
+            "business", "entertainment", "politics", "sport", "tech"}
