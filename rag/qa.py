@@ -9,8 +9,9 @@ answer "How much is the iPod nano?"). It answers with the best sentences quoted 
 followed by its citation marker. When the best sentence only restates the question, the sentence
 holding the asked-for name or figure is quoted with it; a sentence opening with "This" or "He" is
 quoted with the one before it, so the reader sees what it refers to. When even the best sentence
-scores under `abstain_threshold`, it says the documents do not say, with no citation, and lists
-the nearest passages instead. It does not paraphrase, summarise or combine facts.
+scores under `abstain_threshold`, or the question asks for a figure and no sentence to quote holds
+one, it says the documents do not say, with no citation, and lists the nearest passages instead.
+It does not paraphrase, summarise or combine facts.
 """
 
 from __future__ import annotations
@@ -217,6 +218,13 @@ def question_parts(question: str) -> list[str]:
         f"{p.rstrip('?')} ({lead})?" if lead and _PRONOUN.search(p) else p for p in parts[1:]]
 
 
+def gives_the_figure(question: str, picked: Sequence[Candidate]) -> bool:
+    """False when the question asks for a figure ("How much did Microsoft pay ...?") and none of the
+    sentences to quote holds one: quoting "Microsoft bought Giant Company Software" would not answer."""
+    kind = expected_type(question)
+    return kind not in FIGURE_KINDS or any(holds(kind, c.text, question) for c in picked)
+
+
 def extractive_answer(question: str, qvec: np.ndarray, hits: Sequence[Hit], embedder: Embedder,
                       idf: Callable[[str], float], settings: Settings, unseen: Sequence[str] = ()) -> Answer:
     """Quote the sentences that answer the question, or abstain; see the module docstring.
@@ -237,7 +245,10 @@ def extractive_answer(question: str, qvec: np.ndarray, hits: Sequence[Hit], embe
         threshold = settings.abstain_threshold * (LATER_PART_FACTOR if i and chosen else 1.0) \
             + settings.unseen_word_penalty * len(set(unseen) & set(analyze(part)))
         if scored and scored[0].score >= threshold:
-            chosen += [c for c in pick(scored, settings, part, idf) if (c.hit.chunk.source, c.start) not in
+            picked = pick(scored, settings, part, idf)
+            if not gives_the_figure(part, picked):
+                continue
+            chosen += [c for c in picked if (c.hit.chunk.source, c.start) not in
                        {(x.hit.chunk.source, x.start) for x in chosen}]
     if not chosen:
         return Answer(question=question, text=abstention_text(question), abstained=True,

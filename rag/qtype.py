@@ -124,14 +124,20 @@ def _new_place(sentence: str, question: str) -> bool:
 
 
 def _count_of(sentence: str, question: str) -> bool:
-    """For "How many jobs ...": a number standing before the thing counted."""
-    thing = re.match(r"how many\s+([\w-]+)", question.strip(), re.I)
-    stem = analyze(thing[1])[:1] if thing else []
+    """For "How many CSI:NY promotion packs ...": a number standing before the thing counted (any
+    word of the noun phrase after "how many": "55,000 promotion packs")."""
+    thing = re.match(r"how many\s+(.+)", question.strip(), re.I)
+    words = []
+    for word in (thing[1].split() if thing else []):
+        if _NP_END.match(word):
+            break
+        words.append(word)
+    stems = set(analyze(" ".join(words)))
     for m in FIGURE.finditer(sentence):
         if m.group() in question:
             continue
         after = set(analyze(sentence[m.end():m.end() + 40]))
-        if not stem or stem[0] in after:
+        if not stems or stems & after:
             return True
     return False
 

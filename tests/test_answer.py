@@ -76,6 +76,26 @@ def test_a_price_question_is_answered_only_with_its_own_subjects_price(tmp_path,
         assert not result.abstained and expected in result.text
 
 
+def test_a_figure_question_is_not_answered_with_sentences_holding_no_figure(tmp_path, embedder):
+    from conftest import make_settings
+    from rag.service import Engine
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "spyware.txt").write_text(
+        "Microsoft takes on spyware\n\nWindows users could soon pay Microsoft to keep their PCs free of "
+        "spyware. Microsoft's announcement about spyware comes after it bought New York anti-spyware firm "
+        "Giant Company Software in December. The toolkit will be free at first, Microsoft said.\n",
+        encoding="utf-8")
+    engine = Engine(make_settings(tmp_path, docs), embedder=embedder)
+    engine.index()
+    result = answer("How much did Microsoft pay to buy the New York anti-spyware firm Giant Company Software?",
+                    engine=engine)
+    assert result.abstained, result.text
+    assert any("Giant" in c.quote for c in result.nearest), "the sentence it would have quoted is a nearest passage"
+    assert not answer("When did Microsoft buy Giant Company Software?", engine=engine).abstained
+
+
 def test_capital_of_france_abstains_without_citations(seed_engine):
     result = answer("What is the capital of France?", engine=seed_engine)
     assert result.abstained

@@ -42,6 +42,9 @@ def test_which_head_skips_numbers_and_stops_at_the_verb():
     ("money", "She is seeking $25m in damages.", "How much is Marion Jones seeking?", True),
     ("count", "It is cutting 12,000 jobs in Europe.", "How many jobs is GM cutting?", True),
     ("count", "Profits fell 37% in 2004.", "How many jobs is GM cutting?", False),
+    ("count", "Five admitted it had sent out 55,000 promotion packs.", "How many CSI:NY promotion packs did Five "
+     "send out?", True),  # the thing counted is any word of the noun phrase, not only its first
+    ("count", "Five was contacted by the ASA in 2004.", "How many CSI:NY promotion packs did Five send out?", False),
     ("naming", 'The chosen name, "Shinnama", disguises its nature.', "What is the name of the drink?", True),
     ("naming", 'The market for so-called "beer-like" drinks will grow.', "What is the name of the drink?", False),
     ("place", "The new plant will be built close to the existing one in Chennai.",
