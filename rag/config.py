@@ -39,6 +39,10 @@ class Settings(BaseSettings):
         "", description="sentence-transformers model path; empty = the packaged all-MiniLM-L6-v2."
     )
     embed_batch_size: int = Field(64, ge=1, description="Chunks encoded per embedding batch.")
+    sentence_vectors: bool = Field(
+        False, description="Also embed every sentence at index time and store it with its chunk: about twice "
+                           "the indexing time and 0.8 KB per sentence, for first-time answers about 300 ms faster "
+                           "(same answers). Run `rag index --rebuild` after turning it on.")
     chunk_size: int = Field(800, ge=100, description="Largest chunk, in characters (sentence-aligned).")
     chunk_overlap: int = Field(150, ge=0, description="Characters of trailing sentences repeated.")
     max_file_mb: float = Field(100.0, gt=0, description="Files larger than this are skipped when indexing.")

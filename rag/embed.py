@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -115,6 +116,15 @@ class Embedder:
             while len(self._cache) > self.CACHE_SIZE:
                 self._cache.popitem(last=False)
             return np.stack([self._cache[t] for t in texts]) if texts else self.encode([])
+
+    def remember(self, texts: Sequence[str], vectors: np.ndarray) -> None:
+        """Put vectors computed elsewhere (stored in the index) into the cache."""
+        with self._lock:
+            for text, vector in zip(texts, vectors, strict=True):
+                self._cache[text] = vector
+                self._cache.move_to_end(text)
+            while len(self._cache) > self.CACHE_SIZE:
+                self._cache.popitem(last=False)
 
     def encode_one(self, text: str) -> np.ndarray:
         return self.encode([text])[0]

@@ -27,6 +27,7 @@ from rag.errors import IndexBusyError, IndexUnavailableError, NoDocumentsError
 from rag.lexical import LexicalIndex
 from rag.load import SUPPORTED, SkipFile, Skipped, SourceFile, load, scan
 from rag.models import Chunk
+from rag.sentvec import with_sentence_vectors
 from rag.store import SCHEMA_VERSION, Store
 
 if TYPE_CHECKING:
@@ -224,6 +225,8 @@ def _embed_and_write(settings: Settings, store: Store, embedder: Embedder, targe
         nonlocal done
         chunks = [c for _, cs in batch for c in cs]
         vectors = embedder.encode([c.text for c in chunks])
+        if settings.sentence_vectors:
+            chunks = with_sentence_vectors(chunks, embedder)
         store.delete_sources(target, [f.path for f, _ in batch if f.path in report.changed])
         store.add(target, chunks, vectors, {f.path: f.aliases for f, _ in batch})
         report.chunks_embedded += len(chunks)

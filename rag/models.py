@@ -33,6 +33,7 @@ class Chunk:
     ordinal: int
     page: int | None = None
     doc_sha: str = ""
+    sentence_vectors: str = field(default="", repr=False, compare=False)  # see rag.sentvec; "" when not stored
 
 
 @dataclass(frozen=True)

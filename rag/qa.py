@@ -27,7 +27,8 @@ from rag.embed import Embedder
 from rag.lexical import analyze
 from rag.models import Answer, Citation, Hit
 from rag.qtype import defines, expected_type, figures, holds, name_groups, type_bonus
-from rag.text import sentence_spans
+from rag.sentvec import remember_stored
+from rag.text import is_heading, quotable_spans, sentence_spans
 
 _PREFILTER = 16
 RUNNER_UP_GAP = 0.08  # a runner-up this close to the best is quoted too if it adds question words
@@ -50,11 +51,6 @@ class Candidate:
     text: str
     coverage: float
     score: float = 0.0
-
-
-def is_heading(text: str) -> bool:
-    """A title or section line ("Accusations and Investigations"): no closing punctuation, short."""
-    return len(text) < 80 and not text.rstrip("”\"')").endswith((".", "!", "?", ":", ";"))
 
 
 def coverage(question_terms: dict[str, float], sentence: str, title: str = "") -> float:
@@ -91,10 +87,10 @@ def candidates(hits: Sequence[Hit], terms: dict[str, float]) -> list[Candidate]:
     found = []
     for hit in hits:
         c = hit.chunk
-        for s, e in sentence_spans(c.text):
+        for s, e in quotable_spans(c.text):
             key = (c.source, c.start + s)
             text = c.text[s:e]
-            if key in seen or len(text) < 12 or is_heading(text):
+            if key in seen:
                 continue
             seen.add(key)
             found.append(Candidate(hit, c.start + s, c.start + e, text, coverage(terms, text, c.title)))
@@ -233,6 +229,7 @@ def extractive_answer(question: str, qvec: np.ndarray, hits: Sequence[Hit], embe
     the parts the documents answer (it abstains only when they answer none). Each of the `unseen`
     question words (used by no chunk) raises the bar by `unseen_word_penalty`.
     """
+    remember_stored(hits, embedder)
     parts = question_parts(question)
     vectors = [qvec] if len(parts) == 1 else list(embedder.encode(parts))
     chosen: list[Candidate] = []

@@ -46,7 +46,8 @@ class IndexedDocument:
 def _chunk_metadata(chunk: Chunk, aliases: Sequence[str], now: float, doc_chunks: int) -> dict[str, Any]:
     return {"source": chunk.source, "title": chunk.title, "start": chunk.start, "end": chunk.end,
             "ordinal": chunk.ordinal, "page": -1 if chunk.page is None else chunk.page,
-            "doc_sha": chunk.doc_sha, "aliases": "\n".join(aliases), "indexed_at": now, "doc_chunks": doc_chunks}
+            "doc_sha": chunk.doc_sha, "aliases": "\n".join(aliases), "indexed_at": now, "doc_chunks": doc_chunks,
+            **({"sentence_vectors": chunk.sentence_vectors} if chunk.sentence_vectors else {})}
 
 
 def _write_calls(chunks: Sequence[Chunk], limit: int) -> Iterator[tuple[int, int]]:
@@ -69,7 +70,8 @@ def chunk_from_record(chunk_id: str, text: str, meta: Mapping[str, Any]) -> Chun
     page = int(meta.get("page", -1))
     return Chunk(id=chunk_id, source=str(meta["source"]), title=str(meta.get("title", "")), text=text,
                  start=int(meta["start"]), end=int(meta["end"]), ordinal=int(meta.get("ordinal", 0)),
-                 page=None if page < 0 else page, doc_sha=str(meta.get("doc_sha", "")))
+                 page=None if page < 0 else page, doc_sha=str(meta.get("doc_sha", "")),
+                 sentence_vectors=str(meta.get("sentence_vectors", "")))
 
 
 def _chunks_of(got: Any) -> list[Chunk]:

@@ -116,3 +116,13 @@ def capitalised_terms(text: str) -> set[str]:
         if word not in STOPWORDS:
             found.add(word)
     return found
+
+
+def is_heading(text: str) -> bool:
+    """A title or section line ("Accusations and Investigations"): no closing punctuation, short."""
+    return len(text) < 80 and not text.rstrip("”\"')").endswith((".", "!", "?", ":", ";"))
+
+
+def quotable_spans(text: str) -> list[tuple[int, int]]:
+    """The sentences an extractive answer may quote: not headings, at least 12 characters."""
+    return [(s, e) for s, e in sentence_spans(text) if e - s >= 12 and not is_heading(text[s:e])]
