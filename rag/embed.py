@@ -105,20 +105,18 @@ class Embedder:
 
     def encode_cached(self, texts: list[str]) -> np.ndarray:
         """Like `encode`, remembering the vectors of the last CACHE_SIZE texts."""
+        if not texts:
+            return self.encode([])
         with self._lock:
-            missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
-        fresh = self.encode(missing) if missing else None
-        with self._lock:
-            for text, vector in zip(missing, fresh if fresh is not None else [], strict=True):
-                self._cache[text] = vector
-            for text in texts:
-                self._cache.move_to_end(text)
-            while len(self._cache) > self.CACHE_SIZE:
-                self._cache.popitem(last=False)
-            return np.stack([self._cache[t] for t in texts]) if texts else self.encode([])
+            known = {t: self._cache[t] for t in texts if t in self._cache}
+        missing = list(dict.fromkeys(t for t in texts if t not in known))
+        if missing:
+            known.update(zip(missing, self.encode(missing), strict=True))
+        self.remember(list(known), list(known.values()))  # also marks the known ones as recently used
+        return np.stack([known[t] for t in texts])
 
-    def remember(self, texts: Sequence[str], vectors: np.ndarray) -> None:
-        """Put vectors computed elsewhere (stored in the index) into the cache."""
+    def remember(self, texts: Sequence[str], vectors: Sequence[np.ndarray] | np.ndarray) -> None:
+        """Put vectors into the cache (also those computed elsewhere: stored in the index)."""
         with self._lock:
             for text, vector in zip(texts, vectors, strict=True):
                 self._cache[text] = vector
