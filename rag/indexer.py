@@ -22,7 +22,7 @@ from filelock import FileLock, Timeout
 from rag.chroma_client import damaged, quarantine_local_index, store_error, unreachable
 from rag.chunk import chunk_document
 from rag.config import Settings
-from rag.embed import Embedder
+from rag.embed import Embedder, embedder_for
 from rag.errors import IndexBusyError, IndexUnavailableError, NoDocumentsError
 from rag.lexical import LexicalIndex
 from rag.load import SUPPORTED, SkipFile, Skipped, SourceFile, load, scan
@@ -128,7 +128,7 @@ def build_index(settings: Settings, *, rebuild: bool = False, embedder: Embedder
     started = time.perf_counter()
     lock = index_lock(settings, wait)
     try:
-        embedder = embedder or Embedder(settings.embed_model, settings.embed_batch_size)
+        embedder = embedder or embedder_for(settings)
         files, skipped = scan(settings.docs_dir, settings.max_file_mb)
         report = IndexReport(skipped=list(skipped))
         if not files and not skipped:

@@ -15,7 +15,7 @@ import numpy as np
 
 from rag.chroma_client import forget_local_client, store_error
 from rag.config import Settings
-from rag.embed import Embedder
+from rag.embed import Embedder, embedder_for
 from rag.indexer import lexical_key, load_lexical
 from rag.lexical import LexicalIndex
 from rag.models import Chunk, Hit
@@ -45,7 +45,7 @@ class Retriever:
 
     def __init__(self, settings: Settings, embedder: Embedder | None = None, store: Store | None = None):
         self.settings = settings
-        self.embedder = embedder or Embedder(settings.embed_model, settings.embed_batch_size)
+        self.embedder = embedder or embedder_for(settings)
         self._store = store
         self._lock = threading.Lock()
         self._collection: Collection | None = None

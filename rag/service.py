@@ -16,7 +16,7 @@ from typing import Any
 
 from rag.chroma_client import damaged
 from rag.config import Settings
-from rag.embed import Embedder
+from rag.embed import Embedder, embedder_for
 from rag.errors import IndexUnavailableError, QuestionError
 from rag.followup import History, standalone_question
 from rag.indexer import IndexReport, ProgressFn, build_index, incompatibility, index_meta
@@ -37,7 +37,7 @@ class Engine:
 
     def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
         self.settings = settings
-        self.embedder = embedder or Embedder(settings.embed_model, settings.embed_batch_size)
+        self.embedder = embedder or embedder_for(settings)
         self.retriever = Retriever(settings, self.embedder)
         self._index_lock = threading.Lock()
         self._chat_models: dict[str, Any] = {}

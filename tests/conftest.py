@@ -18,11 +18,20 @@ SHARED = ROOT.parent / "shared"
 BBC = Path(os.environ.get("RAG_BBC_CORPUS", SHARED / "corpora" / "bbc"))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def model_cache(tmp_path_factory) -> Path:
+    """The embedding model exported to ONNX once per run, shared by every engine and subprocess."""
+    path = tmp_path_factory.mktemp("model-cache")
+    os.environ["RAG_MODEL_CACHE"] = str(path)
+    return path
+
+
 @pytest.fixture(scope="session")
-def embedder():
+def embedder(model_cache):
+    """The default embedder: the packaged model, questions and sentences through ONNX Runtime."""
     from rag.embed import Embedder
 
-    return Embedder("")
+    return Embedder("", onnx_cache=model_cache)
 
 
 def make_settings(tmp: Path, docs: Path, **extra):

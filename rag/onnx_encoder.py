@@ -1,0 +1,135 @@
+"""Small batches (a question, the sentences an answer scores) encoded with ONNX Runtime.
+
+The same model and the same vectors (cosine to PyTorch's above 0.99999), about 1.5x faster on one
+core: PyTorch's eager kernels cost most on small tensors. The model is exported once with
+`torch.onnx` (needs the `onnx` package) into `cache_dir`, under a name keyed by the model's files and
+the torch version, and every later process loads that file. Only models built of the
+sentence-transformers modules Transformer -> mean Pooling [-> Normalize] are exported; any other
+model, or a failed export, stays on PyTorch (`load` returns None and says why in the log). Indexing
+batches stay on PyTorch: there ONNX Runtime gains only about 1.2x.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+log = logging.getLogger(__name__)
+INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+SUPPORTED = ["Transformer", "Pooling", "Normalize"]
+
+
+class OnnxEncoder:
+    """Encodes like `SentenceTransformer.encode(..., normalize_embeddings=True)`, on one thread."""
+
+    def __init__(self, model: SentenceTransformer, onnx_file: Path) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.model = model
+        self.session = ort.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
+        self.inputs = [i.name for i in self.session.get_inputs()]
+
+    def encode(self, texts: list[str], batch_size: int) -> np.ndarray:
+        """Longest texts first, in batches of similar length (as sentence-transformers does)."""
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        vectors: np.ndarray | None = None
+        for i in range(0, len(texts), batch_size):
+            rows = order[i:i + batch_size]
+            features = tokenized(self.model, [texts[j] for j in rows])
+            feed = {name: features[name].numpy().astype(np.int64) for name in self.inputs}
+            tokens = self.session.run(None, feed)[0]
+            mask = feed["attention_mask"][..., None].astype(np.float32)
+            pooled = (tokens * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
+            if vectors is None:
+                vectors = np.zeros((len(texts), pooled.shape[1]), np.float32)
+            vectors[rows] = pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+        assert vectors is not None, "encode needs at least one text"
+        return vectors
+
+
+def tokenized(model: SentenceTransformer, texts: list[str]) -> dict[str, Any]:
+    """The model's own tokenizer output (`preprocess` since sentence-transformers 6, `tokenize` before)."""
+    preprocess = getattr(model, "preprocess", None) or model.tokenize
+    return dict(preprocess(texts))
+
+
+def exportable(model: SentenceTransformer) -> bool:
+    """Transformer -> mean Pooling [-> Normalize]: the pipeline `OnnxEncoder.encode` reproduces."""
+    if [type(module).__name__ for module in model] not in (SUPPORTED, SUPPORTED[:2]):
+        return False
+    pooling: Any = model[1]
+    mode = getattr(pooling, "pooling_mode", None)  # sentence-transformers >= 6; older ones have a getter
+    return (mode if mode is not None else pooling.get_pooling_mode_str()) == "mean"
+
+
+def cache_key(model_dir: Path) -> str:
+    """Changes when any file of the model, or the torch that exports it, changes."""
+    import torch
+
+    digest = hashlib.sha256(torch.__version__.encode())
+    for path in sorted(p for p in model_dir.rglob("*") if p.is_file()):
+        stat = path.stat()
+        digest.update(f"{path.relative_to(model_dir)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:16]
+
+
+def export(model: SentenceTransformer, target: Path) -> None:
+    """Write the model's transformer (token embeddings out) as ONNX, atomically."""
+    import torch
+
+    class TokenEmbeddings(torch.nn.Module):
+        def __init__(self, bert: Any) -> None:
+            super().__init__()
+            self.bert = bert
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            return self.bert(input_ids=input_ids, attention_mask=attention_mask,
+                             token_type_ids=token_type_ids).last_hidden_state
+
+    sample = tokenized(model, ["an example sentence"])
+    args = tuple(sample[name] for name in INPUTS)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".onnx.part")
+    os.close(fd)
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            transformer: Any = model[0]
+            torch.onnx.export(TokenEmbeddings(transformer.auto_model.eval()), args, tmp,
+                              input_names=list(INPUTS), output_names=["token_embeddings"],
+                              dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*INPUTS, "token_embeddings"]},
+                              opset_version=17, dynamo=False)
+        os.chmod(tmp, 0o644)  # the cache may be shared; mkstemp made it private
+        os.replace(tmp, target)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def load(model: SentenceTransformer, model_dir: Path, cache_dir: Path) -> OnnxEncoder | None:
+    """The ONNX encoder of `model`, exported into `cache_dir` on first use; None to stay on PyTorch."""
+    if not exportable(model):
+        log.info("embedding model %s is not Transformer + mean pooling: encoding with PyTorch", model_dir)
+        return None
+    target = cache_dir.expanduser() / f"embedder-{cache_key(model_dir)}.onnx"
+    try:
+        if not target.exists():
+            log.info("exporting the embedding model to ONNX (once): %s", target)
+            export(model, target)
+        return OnnxEncoder(model, target)
+    except Exception as exc:  # no onnx package, read-only cache, an odd model: PyTorch still works
+        log.warning("ONNX Runtime not used for question encoding (%s: %s); using PyTorch",
+                    type(exc).__name__, str(exc).splitlines()[0][:200] if str(exc) else "")
+        return None

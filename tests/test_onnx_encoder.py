@@ -1,0 +1,73 @@
+"""Questions and answer sentences through ONNX Runtime: the same vectors as PyTorch, exported once,
+and PyTorch whenever ONNX cannot be used."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag import onnx_encoder
+from rag.embed import Embedder
+
+TEXTS = ["Who said the export controls had failed?", "DeepSeek said R1 cost $5.6 million to train.",
+         "Nvidia lost almost $600bn in market value on Monday, the biggest one-day loss in US history. " * 8, "ok"]
+
+
+def test_onnx_vectors_equal_the_pytorch_ones(embedder):
+    assert embedder.onnx is not None, "the packaged model is exported and used"
+    onnx_vectors = embedder.encode(TEXTS)
+    torch_vectors = Embedder("").encode(TEXTS)
+    assert onnx_vectors.shape == torch_vectors.shape == (4, 384)
+    assert np.allclose(np.linalg.norm(onnx_vectors, axis=1), 1.0, atol=1e-5)
+    assert (onnx_vectors * torch_vectors).sum(axis=1).min() > 0.9999
+    assert [embedder.encode([t])[0] @ onnx_vectors[i] for i, t in enumerate(TEXTS)] == pytest.approx([1.0] * 4)
+
+
+def test_the_model_is_exported_once_and_reused(tmp_path, monkeypatch):
+    first = Embedder("", onnx_cache=tmp_path)
+    first.encode(["warm"])
+    files = list(tmp_path.glob("embedder-*.onnx"))
+    assert len(files) == 1 and not list(tmp_path.glob("*.part")), "one finished file, no leftovers"
+    monkeypatch.setattr(onnx_encoder, "export", lambda *a: pytest.fail("exported again"))
+    second = Embedder("", onnx_cache=tmp_path)
+    assert second.onnx is not None and second.encode(["again"]).shape == (1, 384)
+
+
+def test_large_batches_stay_on_pytorch(embedder, monkeypatch):
+    assert embedder.onnx is not None
+    monkeypatch.setattr(embedder.onnx, "encode", lambda *a: pytest.fail("indexing batch went to ONNX"))
+    assert embedder.encode([f"chunk {i}" for i in range(Embedder.SMALL_BATCH + 1)]).shape == (33, 384)
+
+
+def test_an_unusable_cache_falls_back_to_pytorch(tmp_path, caplog):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder should be")
+    e = Embedder("", onnx_cache=blocker)
+    with caplog.at_level(logging.WARNING, logger="rag.onnx_encoder"):
+        vectors = e.encode(TEXTS[:2])
+    assert e.onnx is None and vectors.shape == (2, 384)
+    assert "using PyTorch" in caplog.text
+
+
+def test_a_model_with_other_pooling_stays_on_pytorch(embedder, tmp_path):
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.models import Pooling
+
+    transformer = embedder.model[0]
+    cls_model = SentenceTransformer(modules=[transformer, Pooling(384, pooling_mode="cls")], device="cpu")
+    assert onnx_encoder.exportable(embedder.model)
+    assert not onnx_encoder.exportable(cls_model)
+    assert onnx_encoder.load(cls_model, Path("unused"), tmp_path) is None
+    assert not list(tmp_path.iterdir())
+
+
+def test_the_torch_backend_never_exports(tmp_path):
+    from rag.config import Settings
+    from rag.embed import embedder_for
+
+    e = embedder_for(Settings(embed_backend="torch", model_cache=tmp_path))
+    assert e.onnx is None and e.encode(["x"]).shape == (1, 384)
+    assert embedder_for(Settings(model_cache=tmp_path)).onnx_cache == tmp_path
