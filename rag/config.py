@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     model_cache: Path = Field(Path("~/.cache/rag"), description="Folder for the embedding model exported to ONNX.")
     sentence_vectors: bool = Field(
         False, description="Also embed every sentence at index time and store it with its chunk: about twice "
-                           "the indexing time and 0.8 KB per sentence, for first-time answers about 300 ms faster "
+                           "the indexing time and 0.8 KB per sentence, for first-time answers about 100 ms faster "
                            "(same answers). Run `rag index --rebuild` after turning it on.")
     chunk_size: int = Field(800, ge=100, description="Largest chunk, in characters (sentence-aligned).")
     chunk_overlap: int = Field(150, ge=0, description="Characters of trailing sentences repeated.")

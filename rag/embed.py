@@ -52,9 +52,10 @@ def embedder_for(settings: Settings) -> Embedder:
 class Embedder:
     """Encodes texts to normalised float32 vectors; thread-safe, model loaded once on first use.
 
-    Small (query-time) batches run on one thread: on a small machine serving several users, torch's
-    thread pool spinning on both cores costs far more than it gains (480 ms instead of 25 ms for one
-    question under load). They go in batches of 4: sentence-transformers sorts texts by length, so
+    Small (query-time) batches go to ONNX Runtime when `onnx_cache` is set (`rag.onnx_encoder`: the
+    same vectors, faster). On PyTorch they run on one thread: on a small machine serving several
+    users, torch's thread pool spinning on both cores costs far more than it gains (480 ms instead
+    of 25 ms for one question under load). They go in batches of 4: sentence-transformers sorts texts by length, so
     each batch pads to a similar length (16 sentences of 13-73 tokens: 300 ms instead of 570 ms).
     Large (indexing) batches use torch's default threads. Short texts seen before are served from an
     LRU cache, so sentences of popular passages are not encoded again.

@@ -1,13 +1,14 @@
 """Sentence vectors stored with their chunk, so that answering need not embed sentences.
 
 The extractive answerer scores a question against the quotable sentences of the retrieved chunks
-(`rag.text.quotable_spans`), and embedding them takes most of a first-time answer (about 300 ms for
-16 sentences on one core). With `Settings.sentence_vectors` on, `rag index` embeds each of those
-sentences on its own, as the answerer would, and stores the vectors in the chunk's metadata
-(float16, base64: about 0.8 KB per sentence); at answer time they go straight into the embedder's
-cache. The vectors differ only by float16 rounding and batching noise (on the BBC set all 94 answers
-were identical); the cost moves to indexing (about twice the embedding time). Chunks indexed
-without them are simply embedded at answer time, as before.
+(`rag.text.quotable_spans`), and embedding them takes most of a first-time answer (about 100 ms for
+the 12 best with ONNX Runtime on two cores; 300 ms for 16 with PyTorch on one). With
+`Settings.sentence_vectors` on, `rag index` embeds each of those sentences on its own, as the
+answerer would, and stores the vectors in the chunk's metadata (float16, base64: about 0.8 KB per
+sentence); at answer time they go straight into the embedder's cache. The vectors differ only by
+float16 rounding and batching noise (on the BBC set all 94 answers were identical); the cost moves
+to indexing (about twice the embedding time). Chunks indexed without them are simply embedded at
+answer time, as before.
 """
 
 from __future__ import annotations
