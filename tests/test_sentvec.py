@@ -71,3 +71,20 @@ def test_answers_embed_only_the_question_and_match_answers_without_stored_vector
         without = answer(question, engine=engines[False])
         assert with_stored.text == without.text
         assert [c.quote for c in with_stored.citations] == [c.quote for c in without.citations]
+
+
+def test_a_sentence_in_two_overlapping_chunks_is_encoded_once(embedder, monkeypatch):
+    from rag.sentvec import with_sentence_vectors
+
+    shared = "The overlap sentence appears in both chunks."
+    chunks = [Chunk(id=f"c{i}", source="a.txt", title="A", text=text, start=0, end=len(text), ordinal=i)
+              for i, text in enumerate([f"First chunk opens here. {shared}", f"{shared} Second chunk ends here.", ""])]
+    encoded: list[str] = []
+    real_encode = embedder.encode
+    monkeypatch.setattr(embedder, "encode", lambda texts: encoded.extend(texts) or real_encode(texts))
+    first, second, empty = with_sentence_vectors(chunks, embedder)
+    assert sorted(encoded) == sorted({*sentences(chunks[0].text), *sentences(chunks[1].text)})
+    assert encoded.count(shared) == 1
+    a, b = unpack(first.sentence_vectors, 384), unpack(second.sentence_vectors, 384)
+    assert a.shape == b.shape == (2, 384) and np.array_equal(a[1], b[0])
+    assert empty.sentence_vectors == "" and unpack(empty.sentence_vectors, 384).shape == (0, 384)
