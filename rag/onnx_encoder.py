@@ -4,7 +4,8 @@ The same model and the same vectors (cosine to PyTorch's above 0.99999), about 1
 core (PyTorch's eager kernels cost most on small tensors), and it can use both cores of a small
 machine without the slowdown PyTorch's thread pool shows under load. The model is exported once with
 `torch.onnx` (needs the `onnx` package) into `cache_dir`, under a name keyed by the model's files and
-the torch version, and every later process loads that file. Only models built of the
+the torch version, and every later process loads that file, after checking that it gives PyTorch's
+vector for a probe sentence (a damaged or stale file is exported again). Only models built of the
 sentence-transformers modules Transformer -> mean Pooling [-> Normalize] are exported; any other
 model, or a failed export, stays on PyTorch (`load` returns None and says why in the log). Indexing
 batches stay on PyTorch: there ONNX Runtime gains only about 1.2x.
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 SUPPORTED = ["Transformer", "Pooling", "Normalize"]
+PROBE = "A sentence to check that the exported model encodes as PyTorch does."
 MAX_THREADS = 4  # more threads only add overhead on batches of four sentences
 
 
@@ -127,18 +129,42 @@ def export(model: SentenceTransformer, target: Path) -> None:
         Path(tmp).unlink(missing_ok=True)
 
 
+def agrees(encoder: OnnxEncoder, model: SentenceTransformer) -> bool:
+    """Whether the ONNX model gives PyTorch's vector for a probe sentence (a stale or damaged file,
+    or an export that went wrong, would silently change every answer)."""
+    expected = model.encode([PROBE], normalize_embeddings=True, convert_to_numpy=True)[0]
+    return float(encoder.encode([PROBE], 1)[0] @ expected) > 0.999
+
+
+def _ready(model: SentenceTransformer, target: Path) -> OnnxEncoder:
+    if not target.exists():
+        log.info("exporting the embedding model to ONNX (once): %s", target)
+        export(model, target)
+    encoder = OnnxEncoder(model, target)
+    if not agrees(encoder, model):
+        raise ValueError("its vectors differ from PyTorch's")
+    return encoder
+
+
 def load(model: SentenceTransformer, model_dir: Path, cache_dir: Path) -> OnnxEncoder | None:
-    """The ONNX encoder of `model`, exported into `cache_dir` on first use; None to stay on PyTorch."""
+    """The ONNX encoder of `model`, exported into `cache_dir` on first use (again if the file there
+    is unreadable or gives other vectors); None to stay on PyTorch, with the reason logged."""
     if not exportable(model):
         log.info("embedding model %s is not Transformer + mean pooling: encoding with PyTorch", model_dir)
         return None
     target = cache_dir.expanduser() / f"embedder-{cache_key(model_dir)}.onnx"
-    try:
-        if not target.exists():
-            log.info("exporting the embedding model to ONNX (once): %s", target)
-            export(model, target)
-        return OnnxEncoder(model, target)
-    except Exception as exc:  # no onnx package, read-only cache, an odd model: PyTorch still works
-        log.warning("ONNX Runtime not used for question encoding (%s: %s); using PyTorch",
-                    type(exc).__name__, str(exc).splitlines()[0][:200] if str(exc) else "")
-        return None
+    for attempt in range(2):
+        existed = target.exists()
+        try:
+            return _ready(model, target)
+        except Exception as exc:  # no onnx package, read-only cache, a damaged file: PyTorch still works
+            problem = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+        if attempt or not existed:
+            break
+        log.warning("discarding %s (%s); exporting it again", target, problem)
+        try:
+            target.unlink(missing_ok=True)
+        except OSError:
+            break
+    log.warning("ONNX Runtime not used for question encoding (%s); using PyTorch", problem)
+    return None

@@ -71,3 +71,39 @@ def test_the_torch_backend_never_exports(tmp_path):
     e = embedder_for(Settings(embed_backend="torch", model_cache=tmp_path))
     assert e.onnx is None and e.encode(["x"]).shape == (1, 384)
     assert embedder_for(Settings(model_cache=tmp_path)).onnx_cache == tmp_path
+
+
+def _cached_file(cache: Path) -> Path:
+    from rag.embed import packaged_model_path
+
+    return cache / f"embedder-{onnx_encoder.cache_key(packaged_model_path())}.onnx"
+
+
+def test_a_damaged_cache_file_is_exported_again(tmp_path, caplog):
+    target = _cached_file(tmp_path)
+    target.write_bytes(b"not an ONNX model, e.g. cut short by a full disk")
+    e = Embedder("", onnx_cache=tmp_path)
+    with caplog.at_level(logging.WARNING, logger="rag.onnx_encoder"):
+        vectors = e.encode(TEXTS[:2])
+    assert e.onnx is not None and "exporting it again" in caplog.text
+    assert target.stat().st_size > 1_000_000
+    assert (vectors * Embedder("").encode(TEXTS[:2])).sum(axis=1).min() > 0.9999
+
+
+def test_a_cache_file_that_gives_other_vectors_is_not_used(embedder, tmp_path, caplog):
+    """A loadable model with other weights (a stale or tampered file) must not answer questions."""
+    import copy
+
+    import torch
+
+    other = copy.deepcopy(embedder.model)
+    with torch.no_grad():
+        other[0].auto_model.embeddings.word_embeddings.weight.mul_(0.5).add_(0.01)
+    target = _cached_file(tmp_path)
+    onnx_encoder.export(other, target)
+    assert not onnx_encoder.agrees(onnx_encoder.OnnxEncoder(embedder.model, target), embedder.model)
+    e = Embedder("", onnx_cache=tmp_path)
+    with caplog.at_level(logging.WARNING, logger="rag.onnx_encoder"):
+        assert e.onnx is not None
+    assert "differ from PyTorch" in caplog.text
+    assert onnx_encoder.agrees(e.onnx, e.model)
