@@ -71,9 +71,35 @@ def markdown(run: EvalRun) -> str:
         lines.append(f"| {_cell(r['id'], 40)} | {'yes' if r['passed'] else '**no**'} | {rank or 'miss'} | "
                      f"{_fmt(r['key_recall'])} | {_fmt(r['citation_precision'])} | {r['latency_ms']:.0f} | "
                      f"{_cell(r['question'], 100)} | {_cell(', '.join(r['missing_keys']), 60)} | {_cell(answer)} |")
+    lines += by_kind(run.rows)
     if run.errors:
         lines += ["", "## Skipped lines of the question set", ""] + [f"- {_cell(e, 300)}" for e in run.errors]
     return "\n".join(lines) + "\n"
+
+
+def kind_of(row: dict[str, Any]) -> str:
+    """The first word of a question's `notes` ("figure", "quote", "paraphrase"...); "" without notes."""
+    words = str(row.get("notes") or "").lower().split()
+    return words[0].strip(",.;:") if words else ""
+
+
+def by_kind(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """report.md's table of the questions grouped by kind, largest group first: which kinds fail."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        if kind := kind_of(row):
+            groups.setdefault(kind, []).append(row)
+    if len(groups) < 2:
+        return []
+    lines = ["", "## By kind (first word of `notes`)", "",
+             "| kind | questions | passed | gold retrieved | abstained |", "|---|---:|---:|---:|---:|"]
+    for kind, group in sorted(groups.items(), key=lambda item: (-len(item[1]), item[0])):
+        passed = sum(bool(r["passed"]) for r in group)
+        answerable = [r for r in group if r["sources"]]
+        retrieved = f"{sum(bool(r['gold_rank']) for r in answerable)} of {len(answerable)}" if answerable else "–"
+        lines.append(f"| {_cell(kind, 30)} | {len(group)} | {passed} ({passed / len(group):.0%}) | {retrieved} | "
+                     f"{sum(bool(r['abstained']) for r in group)} |")
+    return lines
 
 
 def chart(run: EvalRun, path: Path) -> None:

@@ -122,6 +122,21 @@ def test_summarize_and_percentile():
     assert percentile([5.0], 95) == 5.0
 
 
+def test_the_report_groups_questions_by_kind():
+    from rag.eval_report import by_kind
+
+    def row(notes, passed, gold_rank=1, answerable=True):
+        return {"notes": notes, "passed": passed, "gold_rank": gold_rank if answerable else None,
+                "sources": ["a.txt"] if answerable else [], "abstained": not answerable and passed}
+
+    rows = [row("figure", True), row("Figure, from the second paragraph", False, gold_rank=None),
+            row("quote", False), row("unanswerable", True, answerable=False), row(None, True)]
+    table = by_kind(rows)
+    assert table[5:] == ["| figure | 2 | 1 (50%) | 1 of 2 | 0 |", "| quote | 1 | 0 (0%) | 1 of 1 | 0 |",
+                         "| unanswerable | 1 | 1 (100%) | – | 1 |"]
+    assert by_kind([row("figure", True), row(None, False)]) == [], "one kind: no table"
+
+
 def test_minimums_are_parsed_strictly():
     assert parse_minimums(["accuracy=0.85", "hit@k=1"]) == {"accuracy": 0.85, "hit@k": 1.0}
     for bad in ("accuracy", "accuracy=high", "acuracy=0.5"):
