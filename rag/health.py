@@ -53,6 +53,19 @@ def llm_health(settings: Settings, timeout: float = 3.0) -> tuple[str, bool, str
         return f"{settings.llm} {url}", False, _reason(exc)
 
 
+def encoder_status(settings: Settings) -> str:
+    """How questions are encoded: PyTorch, or ONNX Runtime with its exported model (see rag.onnx_encoder)."""
+    if settings.embed_backend == "torch":
+        return "PyTorch (embed_backend = torch)"
+    from rag.embed import resolve_model_path
+    from rag.onnx_encoder import status
+
+    try:
+        return status(resolve_model_path(settings.embed_model), settings.model_cache)
+    except Exception as exc:  # a missing model: the index line and `rag index` say more
+        return f"unknown ({_reason(exc)})"
+
+
 def health_lines(settings: Settings) -> list[str]:
     lines = []
     for label, (where, ok, detail) in (("Store", store_health(settings)), ("LLM", llm_health(settings))):

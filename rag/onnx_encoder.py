@@ -18,6 +18,7 @@ import logging
 import os
 import tempfile
 import warnings
+from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -88,9 +89,7 @@ def exportable(model: SentenceTransformer) -> bool:
 
 def cache_key(model_dir: Path) -> str:
     """Changes when any file of the model, or the torch that exports it, changes."""
-    import torch
-
-    digest = hashlib.sha256(torch.__version__.encode())
+    digest = hashlib.sha256(version("torch").encode())
     for path in sorted(p for p in model_dir.rglob("*") if p.is_file()):
         stat = path.stat()
         digest.update(f"{path.relative_to(model_dir)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
@@ -129,6 +128,18 @@ def export(model: SentenceTransformer, target: Path) -> None:
         Path(tmp).unlink(missing_ok=True)
 
 
+def cached_file(model_dir: Path, cache_dir: Path) -> Path:
+    return cache_dir.expanduser() / f"embedder-{cache_key(model_dir)}.onnx"
+
+
+def status(model_dir: Path, cache_dir: Path) -> str:
+    """For `rag info`: the exported model in use, or that the first question will export it."""
+    target = cached_file(model_dir, cache_dir)
+    if target.exists():
+        return f"ONNX Runtime ({target}, {target.stat().st_size / 1e6:.0f} MB)"
+    return f"ONNX Runtime, once exported into {cache_dir} (on first use, about 12 s)"
+
+
 def agrees(encoder: OnnxEncoder, model: SentenceTransformer) -> bool:
     """Whether the ONNX model gives PyTorch's vector for a probe sentence (a stale or damaged file,
     or an export that went wrong, would silently change every answer)."""
@@ -152,7 +163,7 @@ def load(model: SentenceTransformer, model_dir: Path, cache_dir: Path) -> OnnxEn
     if not exportable(model):
         log.info("embedding model %s is not Transformer + mean pooling: encoding with PyTorch", model_dir)
         return None
-    target = cache_dir.expanduser() / f"embedder-{cache_key(model_dir)}.onnx"
+    target = cached_file(model_dir, cache_dir)
     for attempt in range(2):
         existed = target.exists()
         try:

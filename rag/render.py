@@ -56,7 +56,7 @@ def _age(seconds: float) -> str:
 def info_text(settings: Settings) -> str:
     """Documents, chunks, model, index location and age, health, then the effective settings."""
     from rag.chroma_client import store_error
-    from rag.health import health_lines
+    from rag.health import encoder_status, health_lines
     from rag.store import Store
 
     lines: list[str] = []
@@ -75,6 +75,7 @@ def info_text(settings: Settings) -> str:
                       f"Chunking: {meta.get('chunk_size')} chars, {meta.get('chunk_overlap')} overlap"]
     except Exception as exc:  # e.g. a Chroma server that does not answer: the health lines say more
         lines = [f"Index: cannot be read: {store_error(settings, exc)}"]
+    lines.append(f"Question encoder: {encoder_status(settings)}")
     lines += health_lines(settings)
     lines.append("")
     lines.append("Settings (env RAG_* over rag.toml over defaults):")

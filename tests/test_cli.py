@@ -45,6 +45,7 @@ def test_ask_builds_the_index_then_answers_as_text_and_json(tmp_path, seed_docs)
     assert info.returncode == 0
     assert "Documents: 1" in info.stdout and "all-MiniLM-L6-v2" in info.stdout
     assert "top_k = 5" in info.stdout
+    assert "Question encoder: ONNX Runtime (" in info.stdout and "embedder-" in info.stdout, "exported by ask"
 
     again = rag("index", cwd=tmp_path, env=env)
     assert again.returncode == 0 and "0 chunks embedded" in again.stdout
