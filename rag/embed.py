@@ -55,8 +55,8 @@ class Embedder:
     Small (query-time) batches go to ONNX Runtime when `onnx_cache` is set (`rag.onnx_encoder`: the
     same vectors, faster). On PyTorch they run on one thread: on a small machine serving several
     users, torch's thread pool spinning on both cores costs far more than it gains (480 ms instead
-    of 25 ms for one question under load). They go in batches of 4: sentence-transformers sorts texts by length, so
-    each batch pads to a similar length (16 sentences of 13-73 tokens: 300 ms instead of 570 ms).
+    of 25 ms for one question under load). Either way they go in batches of 4, longest texts first,
+    so each batch pads to a similar length (16 sentences of 13-73 tokens: 300 ms instead of 570 ms).
     Large (indexing) batches use torch's default threads. Short texts seen before are served from an
     LRU cache, so sentences of popular passages are not encoded again.
 
