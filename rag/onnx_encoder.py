@@ -129,6 +129,7 @@ def export(model: SentenceTransformer, target: Path) -> None:
 
 
 def cached_file(model_dir: Path, cache_dir: Path) -> Path:
+    """Where the model's export lives (or will) in `cache_dir`."""
     return cache_dir.expanduser() / f"embedder-{cache_key(model_dir)}.onnx"
 
 

@@ -76,7 +76,7 @@ def test_the_torch_backend_never_exports(tmp_path):
 def _cached_file(cache: Path) -> Path:
     from rag.embed import packaged_model_path
 
-    return cache / f"embedder-{onnx_encoder.cache_key(packaged_model_path())}.onnx"
+    return onnx_encoder.cached_file(packaged_model_path(), cache)
 
 
 def test_a_damaged_cache_file_is_exported_again(tmp_path, caplog):
