@@ -174,7 +174,10 @@ class QATask:
         abstained = answer.abstained if answer else False
         found = (keys_found(answer.text, q.answer_keys) if answer and not abstained
                  else [False] * len(q.answer_keys))
-        checks = citation_checks(answer, gold, self.doc_text) if answer else []
+        # an answerable question naming no gold source: its citations are checked for support only;
+        # an unanswerable one has none, so every citation it draws counts against precision
+        known_gold = gold if gold or not q.answerable else None
+        checks = citation_checks(answer, known_gold, self.doc_text) if answer else []
         return {
             "id": q.id, "question": q.question, "answerable": q.answerable,
             "passed": self.evaluate(q, answer) if answer else False,

@@ -94,7 +94,12 @@ def test_task_evaluate_and_score_a_row():
                                          abstained=True), 1.0)
     assert not abstained["passed"] and abstained["key_recall"] == 0.0
 
+    # a question naming no gold source: its citations are checked for support only
+    sourceless = Question("q3", "How much did R1 cost?", ("$5.6 million",))
+    assert task.score(sourceless, extractive("...", cite(1), cite(2, start=0)), 1.0)["citation_precision"] == 0.5
+
     unanswerable = Question("q2", "Capital of France?", answerable=False)
+    assert task.score(unanswerable, extractive(f"{QUOTE} [1]", cite(1)), 1.0)["citation_precision"] == 0.0
     assert task.evaluate(unanswerable, extractive("The documents do not say.", abstained=True))
     assert not task.evaluate(unanswerable, extractive(f"{QUOTE} [1]", cite(1)))
 
