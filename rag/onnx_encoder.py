@@ -9,7 +9,8 @@ the torch version, and checked: it must give PyTorch's vector for a probe senten
 kept beside the file (`.probe.json`); a later process checks the file against it and then needs
 neither torch nor transformers to answer (`rag ask` starts in seconds, and the chat holds no PyTorch
 model until it indexes). A file that gives another vector (damaged, stale) is checked against
-PyTorch again and, failing that, exported again. Only models built of the sentence-transformers
+PyTorch again and, failing that, exported again; a new export deletes the ones of the same model
+folder it supersedes (made with another torch, or before the model's files changed). Only models built of the sentence-transformers
 modules Transformer -> mean Pooling [-> Normalize] are exported; any other model, or a failed
 export, stays on PyTorch (`load` returns None and says why in the log). Indexing batches stay on
 PyTorch: there ONNX Runtime gains only about 1.2x.
@@ -218,16 +219,33 @@ def _checked_earlier(model_dir: Path, target: Path) -> OnnxEncoder | None:
         return None
 
 
-def _keep_probe(target: Path, vector: np.ndarray, tokenizer: str) -> None:
+def _keep_probe(target: Path, model_dir: Path, vector: np.ndarray, tokenizer: str) -> None:
     """Write the probe file atomically; a read-only cache only means every process checks with PyTorch."""
     try:
         fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".probe.part")
         with os.fdopen(fd, "w") as out:
-            json.dump({"probe": vector.tolist(), "tokenizer": tokenizer}, out)
+            json.dump({"probe": vector.tolist(), "tokenizer": tokenizer, "model_dir": str(model_dir)}, out)
         os.chmod(tmp, 0o644)
         os.replace(tmp, probe_file(target))
     except OSError as exc:
         log.info("could not keep the probe vector beside %s (%s)", target, exc)
+        return
+    _remove_superseded(target, model_dir)
+
+
+def _remove_superseded(target: Path, model_dir: Path) -> None:
+    """Delete the exports of the same model folder made before this one (another torch, or the
+    model's files changed): 90 MB each. Exports of other models, and files of older rag versions
+    (no probe file), are left alone."""
+    for other in target.parent.glob("embedder-*.probe.json"):
+        if other == probe_file(target):
+            continue
+        try:
+            if json.loads(other.read_text()).get("model_dir") == str(model_dir):
+                other.with_name(other.name.removesuffix(".probe.json") + ".onnx").unlink(missing_ok=True)
+                other.unlink()
+        except (OSError, ValueError, AttributeError):
+            continue
 
 
 def _ready(model: SentenceTransformer, model_dir: Path, target: Path) -> OnnxEncoder:
@@ -240,7 +258,7 @@ def _ready(model: SentenceTransformer, model_dir: Path, target: Path) -> OnnxEnc
     expected = pytorch_probe(model)
     if not agrees(encoder, expected):
         raise ValueError("its vectors differ from PyTorch's")
-    _keep_probe(target, expected, "file" if same else "model")
+    _keep_probe(target, model_dir, expected, "file" if same else "model")
     return encoder
 
 

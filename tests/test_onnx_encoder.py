@@ -140,3 +140,24 @@ def test_a_checked_model_answers_without_loading_torch(embedder, model_cache):
               "'transformers' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
     assert out.stdout.split() == ["384", "1.0", "False", "False"]
+
+
+def test_a_new_export_removes_the_ones_it_supersedes(tmp_path):
+    """The same model folder exported under an older key (another torch, changed model files) is
+    deleted once the new file is checked; another model's export stays."""
+    import json
+
+    from rag.embed import packaged_model_path
+
+    def planted(key: str, model_dir: str) -> Path:
+        onnx_file = tmp_path / f"embedder-{key}.onnx"
+        onnx_file.write_bytes(b"an older export")
+        onnx_encoder.probe_file(onnx_file).write_text(json.dumps({"probe": [], "model_dir": model_dir}))
+        return onnx_file
+
+    superseded = planted("0000000000000000", str(packaged_model_path()))
+    other_model = planted("1111111111111111", "/models/another")
+    Embedder("", onnx_cache=tmp_path).encode(["export and check"])
+    assert not superseded.exists() and not onnx_encoder.probe_file(superseded).exists()
+    assert other_model.exists() and onnx_encoder.probe_file(other_model).exists()
+    assert _cached_file(tmp_path).exists()
