@@ -5,15 +5,15 @@ core (PyTorch's eager kernels cost most on small tensors), and it can use both c
 machine without the slowdown PyTorch's thread pool shows under load. The model is exported once with
 `torch.onnx` (needs the `onnx` package) into `cache_dir`, under a name keyed by the model's files and
 the torch version, and checked: it must give PyTorch's vector for a probe sentence, and the model's
-`tokenizer.json` (read with `tokenizers`) must cut sentences into PyTorch's tokens. That vector is
-kept beside the file (`.probe.json`); a later process checks the file against it and then needs
-neither torch nor transformers to answer (`rag ask` starts in seconds, and the chat holds no PyTorch
-model until it indexes). A file that gives another vector (damaged, stale) is checked against
-PyTorch again and, failing that, exported again; a new export deletes the ones of the same model
-folder it supersedes (made with another torch, or before the model's files changed). Only models built of the sentence-transformers
-modules Transformer -> mean Pooling [-> Normalize] are exported; any other model, or a failed
-export, stays on PyTorch (`load` returns None and says why in the log). Indexing batches stay on
-PyTorch: there ONNX Runtime gains only about 1.2x.
+`tokenizer.json` (read with `tokenizers`) must cut sentences into PyTorch's tokens. That vector and
+those tokens are kept beside the file (`.probe.json`); a later process checks against them and then
+needs neither torch nor transformers to answer (`rag ask` starts in seconds, and the chat holds no
+PyTorch model until it indexes). A file that gives another vector (damaged, stale) is checked
+against PyTorch again and, failing that, exported again; a new export deletes the ones of the same
+model folder it supersedes (made with another torch, or before the model's files changed). Only
+models built of the sentence-transformers modules Transformer -> mean Pooling [-> Normalize] are
+exported; any other model, or a failed export, stays on PyTorch (`load` returns None and says why
+in the log). Indexing batches stay on PyTorch: there ONNX Runtime gains only about 1.2x.
 """
 
 from __future__ import annotations
@@ -192,7 +192,8 @@ def status(model_dir: Path, cache_dir: Path) -> str:
 
 
 def probe_file(target: Path) -> Path:
-    """Beside the exported model: PyTorch's vector for PROBE, and which tokenizer was found equal."""
+    """Beside the exported model: PyTorch's vector for PROBE, and its tokens for TOKENIZER_PROBES
+    (when the file tokenizer gave the same)."""
     return target.with_suffix(".probe.json")
 
 
@@ -207,11 +208,14 @@ def pytorch_probe(model: SentenceTransformer) -> np.ndarray:
 
 
 def _checked_earlier(model_dir: Path, target: Path) -> OnnxEncoder | None:
-    """The encoder, without torch, when the file still gives the probe vector kept at its check."""
+    """The encoder, without torch, when the file tokenizer still gives the tokens and the file the
+    probe vector that were kept when PyTorch checked them."""
     try:
         kept = json.loads(probe_file(target).read_text())
-        tokenize = file_tokenizer(model_dir) if kept.get("tokenizer") == "file" else None
+        tokenize = file_tokenizer(model_dir) if kept.get("tokens") else None
         if tokenize is None or not target.exists():
+            return None
+        if not np.array_equal(tokenize(TOKENIZER_PROBES)["input_ids"], np.asarray(kept["tokens"])):
             return None
         encoder = OnnxEncoder(target, tokenize)
         return encoder if agrees(encoder, np.asarray(kept["probe"], np.float32)) else None
@@ -219,12 +223,13 @@ def _checked_earlier(model_dir: Path, target: Path) -> OnnxEncoder | None:
         return None
 
 
-def _keep_probe(target: Path, model_dir: Path, vector: np.ndarray, tokenizer: str) -> None:
+def _keep_probe(target: Path, model_dir: Path, vector: np.ndarray, tokens: np.ndarray | None) -> None:
     """Write the probe file atomically; a read-only cache only means every process checks with PyTorch."""
     try:
         fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".probe.part")
         with os.fdopen(fd, "w") as out:
-            json.dump({"probe": vector.tolist(), "tokenizer": tokenizer, "model_dir": str(model_dir)}, out)
+            json.dump({"probe": vector.tolist(), "tokens": None if tokens is None else tokens.tolist(),
+                       "model_dir": str(model_dir)}, out)
         os.chmod(tmp, 0o644)
         os.replace(tmp, probe_file(target))
     except OSError as exc:
@@ -252,13 +257,13 @@ def _ready(model: SentenceTransformer, model_dir: Path, target: Path) -> OnnxEnc
     if not target.exists():
         log.info("exporting the embedding model to ONNX (once): %s", target)
         export(model, target)
-    from_file = file_tokenizer(model_dir)
-    same = from_file is not None and same_tokens(from_file, model_tokenizer(model))
-    encoder = OnnxEncoder(target, from_file if same and from_file else model_tokenizer(model))
+    reference, from_file = model_tokenizer(model), file_tokenizer(model_dir)
+    same = from_file is not None and same_tokens(from_file, reference)
+    encoder = OnnxEncoder(target, from_file if same and from_file else reference)
     expected = pytorch_probe(model)
     if not agrees(encoder, expected):
         raise ValueError("its vectors differ from PyTorch's")
-    _keep_probe(target, model_dir, expected, "file" if same else "model")
+    _keep_probe(target, model_dir, expected, reference(TOKENIZER_PROBES)["input_ids"] if same else None)
     return encoder
 
 

@@ -142,6 +142,22 @@ def test_a_checked_model_answers_without_loading_torch(embedder, model_cache):
     assert out.stdout.split() == ["384", "1.0", "False", "False"]
 
 
+def test_kept_tokens_that_no_longer_match_send_the_check_back_to_pytorch(embedder, tmp_path, monkeypatch):
+    """Should the tokenizer change (another `tokenizers`), the file tokenizer is not trusted unchecked."""
+    import json
+
+    Embedder("", onnx_cache=tmp_path).encode(["checked once"])
+    kept = onnx_encoder.probe_file(_cached_file(tmp_path))
+    data = json.loads(kept.read_text())
+    data["tokens"][0][1] += 1
+    kept.write_text(json.dumps(data))
+    loaded, pytorch = [], embedder.model
+    monkeypatch.setattr(Embedder, "model", property(lambda self: loaded.append(1) or pytorch))
+    again = Embedder("", onnx_cache=tmp_path)
+    assert again.onnx is not None and loaded, "checked against PyTorch again"
+    assert json.loads(kept.read_text())["tokens"][0][1] == data["tokens"][0][1] - 1, "probe file rewritten"
+
+
 def test_a_new_export_removes_the_ones_it_supersedes(tmp_path):
     """The same model folder exported under an older key (another torch, changed model files) is
     deleted once the new file is checked; another model's export stays."""
