@@ -40,17 +40,21 @@ def fold(text: str) -> str:
     return " ".join(normalize(text).split())
 
 
-def keys_found(text: str, keys: Sequence[str]) -> list[bool]:
-    """For each key, whether `text` contains it (case-insensitive)."""
+def keys_found(text: str, keys: Sequence[str], any_of: Sequence[str] = ()) -> list[bool]:
+    """For each key, whether `text` contains it (case-insensitive); with `any_of` (alternatives, e.g.
+    every annotator's answer), one more entry: whether `text` contains at least one of them."""
     folded = fold(text)
-    return [fold(k) in folded for k in keys]
+    found = [fold(k) in folded for k in keys]
+    if any_of:
+        found.append(any(fold(a) in folded for a in any_of))
+    return found
 
 
-def key_recall(text: str, keys: Sequence[str]) -> float | None:
-    """Share of `keys` contained in `text`; None when there are no keys."""
-    if not keys:
+def key_recall(text: str, keys: Sequence[str], any_of: Sequence[str] = ()) -> float | None:
+    """Share of `keys` (and of the `any_of` group, counted as one key) in `text`; None when there are none."""
+    if not keys and not any_of:
         return None
-    found = keys_found(text, keys)
+    found = keys_found(text, keys, any_of)
     return sum(found) / len(found)
 
 

@@ -5,7 +5,8 @@ A question set is JSON Lines, one question per line:
     {"id": "r1-cost", "question": "How much did R1 cost?", "answer_keys": ["$5.6 million"],
      "sources": ["000_1b21a7c2e01bd4ee.txt"], "answerable": true, "notes": "optional"}
 
-`answer_keys` must all occur in a correct answer (case-insensitive); `sources` are gold paths relative
+`answer_keys` must all occur in a correct answer (case-insensitive); the optional `answer_any` lists
+alternatives of which at least one must occur too (SQuAD's annotator answers); `sources` are gold paths relative
 to the documents folder (any one counts); `answerable` defaults to true. Bad lines are reported with
 their line number and skipped. `QATask` is the question set as an eval task (its `evaluate` says
 whether one answer passes); `run_eval` runs it; `rag.eval_report` writes and compares the results.
@@ -49,6 +50,7 @@ class Question:
     sources: tuple[str, ...] = ()
     answerable: bool = True
     notes: str = ""
+    answer_any: tuple[str, ...] = ()  # alternatives: a correct answer contains at least one
 
 
 @dataclass
@@ -84,6 +86,7 @@ def parse_question(data: Any) -> Question:
     notes = data.get("notes") or ""
     return Question(id=str(qid).strip(), question=text.strip(),
                     answer_keys=_strings(data.get("answer_keys", []), "answer_keys"),
+                    answer_any=_strings(data.get("answer_any", []), "answer_any"),
                     sources=_strings(data.get("sources", []), "sources"),
                     answerable=answerable, notes=notes if isinstance(notes, str) else json.dumps(notes))
 
@@ -160,10 +163,10 @@ class QATask:
         return self.questions[i]
 
     def evaluate(self, q: Question, answer: Answer) -> bool:
-        """Answerable: not abstained and every key in the answer. Unanswerable: abstained."""
+        """Answerable: not abstained, every key and one of `answer_any` in the answer. Unanswerable: abstained."""
         if not q.answerable:
             return answer.abstained
-        return not answer.abstained and all(keys_found(answer.text, q.answer_keys))
+        return not answer.abstained and all(keys_found(answer.text, q.answer_keys, q.answer_any))
 
     def score(self, q: Question, answer: Answer | None, latency_ms: float, error: str = "") -> dict[str, Any]:
         """The row of results.jsonl for one question (`answer` None when it raised `error`)."""
@@ -172,8 +175,9 @@ class QATask:
         rank = gold_rank(retrieved, gold)
         context = "\n".join(h.chunk.text for h in answer.hits) if answer else ""
         abstained = answer.abstained if answer else False
-        found = (keys_found(answer.text, q.answer_keys) if answer and not abstained
-                 else [False] * len(q.answer_keys))
+        wanted = list(q.answer_keys) + (["one of: " + " | ".join(q.answer_any)] if q.answer_any else [])
+        found = (keys_found(answer.text, q.answer_keys, q.answer_any) if answer and not abstained
+                 else [False] * len(wanted))
         # an answerable question naming no gold source: its citations are checked for support only;
         # an unanswerable one has none, so every citation it draws counts against precision
         known_gold = gold if gold or not q.answerable else None
@@ -184,10 +188,11 @@ class QATask:
             "abstained": abstained, "answer_text": answer.text if answer else "",
             "cited_sources": list(dict.fromkeys(c.source for c in answer.citations)) if answer else [],
             "retrieved": retrieved, "sources": sorted(gold), "answer_keys": list(q.answer_keys),
+            "answer_any": list(q.answer_any),
             "gold_rank": rank, "rr": reciprocal_rank(rank) if gold else None,
             "key_recall": sum(found) / len(found) if found else None,
-            "missing_keys": [k for k, ok in zip(q.answer_keys, found, strict=True) if not ok],
-            "context_recall": key_recall(context, q.answer_keys),
+            "missing_keys": [k for k, ok in zip(wanted, found, strict=True) if not ok],
+            "context_recall": key_recall(context, q.answer_keys, q.answer_any),
             "citations_ok": checks,
             "citation_precision": sum(checks) / len(checks) if checks else None,
             "latency_ms": round(latency_ms, 2), "error": error, "notes": q.notes,

@@ -104,6 +104,28 @@ def test_task_evaluate_and_score_a_row():
     assert not task.evaluate(unanswerable, extractive(f"{QUOTE} [1]", cite(1)))
 
 
+
+def test_answer_any_needs_one_of_the_alternatives_besides_every_key():
+    """`answer_any` (SQuAD: every annotator's answer) passes an answer holding any one alternative."""
+    assert keys_found("It cost $5.6 million", ["cost"], ["5.6m", "$5.6 million"]) == [True, True]
+    assert key_recall("It cost a lot", ["cost"], ["5.6m", "$5.6 million"]) == 0.5
+    assert key_recall("anything", [], ["x"]) == 0.0
+    q = Question("s1", "How much did R1 cost?", (), ("a.txt",), answer_any=("5.6m", "$5.6 million"))
+    task = QATask([q], DOCS.get)
+    good = extractive(f"{QUOTE} [1]", cite(1), hits=(hit("a.txt", 1, TEXT),))
+    assert task.evaluate(q, good) and task.score(q, good, 1.0)["context_recall"] == 1.0
+    wrong = task.score(q, extractive("R1 was cheap [1]", cite(1)), 1.0)
+    assert not wrong["passed"] and wrong["missing_keys"] == ["one of: 5.6m | $5.6 million"]
+    assert not task.evaluate(Question("s2", "?", ("R2",), answer_any=("$5.6 million",)), good)
+
+
+def test_answer_any_is_read_from_the_question_set(tmp_path):
+    path = tmp_path / "set.jsonl"
+    path.write_text('{"id": "s", "question": "Q?", "answer_any": ["63 days", "63"]}\n'
+                    '{"id": "t", "question": "Q?", "answer_any": [""]}\n')
+    questions, errors = load_questions(path)
+    assert [q.answer_any for q in questions] == [("63 days", "63")] and "set.jsonl:2" in errors[0]
+
 def test_summarize_and_percentile():
     task = QATask([], DOCS.get)
     rows = [
@@ -295,7 +317,8 @@ def test_the_seed_question_set_meets_its_thresholds(seed_cli, tmp_path, capsys):
     assert summary["questions"] >= 40 and summary["false_abstention"] <= MAX_FALSE_ABSTENTION
 
 
-QUESTION_SETS = [("seed.jsonl", SEEDS, 40), ("bbc.jsonl", BBC, 60), ("bbc-heldout.jsonl", BBC, 160)]
+QUESTION_SETS = [("seed.jsonl", SEEDS, 40), ("bbc.jsonl", BBC, 60), ("bbc-heldout.jsonl", BBC, 160),
+                 ("bbc-blind4.jsonl", BBC, 150)]
 
 
 @pytest.mark.parametrize(("name", "docs", "at_least"), QUESTION_SETS)
