@@ -3,10 +3,10 @@
 The index is built on first use; settings come from `RAG_*` / rag.toml (see `rag info`).
 """
 
-from rag.config import Settings
+from rag.config import read_settings
 from rag.webui import build_demo, serve
 
-settings = Settings()
+settings = read_settings()
 demo = build_demo(settings)
 
 if __name__ == "__main__":

@@ -28,18 +28,11 @@ MinOpt = Annotated[list[str] | None, typer.Option("--min", help="METRIC=VALUE; e
 
 
 def load_settings(**overrides: Any) -> Any:
-    from pydantic import ValidationError
+    from rag.config import read_settings
 
-    from rag.config import Settings
-    from rag.errors import ConfigError
-
-    try:
-        settings = Settings()
-        given = {k: v for k, v in overrides.items() if v is not None}
-        return settings.model_copy(update=given) if given else settings
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        raise ConfigError(f"bad setting {'.'.join(map(str, err['loc']))}: {err['msg']}") from exc
+    settings = read_settings()
+    given = {k: v for k, v in overrides.items() if v is not None}
+    return settings.model_copy(update=given) if given else settings
 
 
 @contextmanager

@@ -5,10 +5,12 @@ Nothing else in the package reads the environment; every component takes a `Sett
 
 from __future__ import annotations
 
+import difflib
+import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -17,6 +19,7 @@ from pydantic_settings import (
 )
 
 LLMBackend = Literal["extractive", "openai", "ollama", "llamacpp"]
+NOT_SETTINGS = frozenset({"RAG_BBC_CORPUS"})  # RAG_* variables read by the tests and benchmarks, not by rag
 
 
 class Settings(BaseSettings):
@@ -87,8 +90,9 @@ class Settings(BaseSettings):
     # web UI
     ui_host: str = Field("127.0.0.1", description="Address the web UI listens on.")
     ui_port: int = Field(7860, ge=0, le=65535, description="Port of the web UI.")
-    ui_username: str | None = Field(None, description="With ui_password set, the UI requires login.")
-    ui_password: SecretStr | None = Field(None, description="Password for the UI login.")
+    ui_username: str | None = Field(
+        None, description="With ui_password set, the UI requires login; one without the other refuses to start.")
+    ui_password: SecretStr | None = Field(None, description="Password for the UI login (not blank).")
     upload_max_mb: float = Field(20.0, gt=0, description="Largest file the UI accepts for upload.")
     evals_dir: Path = Field(Path("evals"), description="Folder of evaluation question sets.")
 
@@ -103,6 +107,38 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
 
+    @field_validator("ui_username", "ui_password", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        return None if isinstance(raw, str) and not raw.strip() else value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, data: Any) -> Any:
+        """Unknown keys (a misspelt `rag.toml` key, an unknown RAG_* variable) are errors, not ignored."""
+        if isinstance(data, dict):
+            unknown = [(key, "rag.toml" if Path("rag.toml").exists() else "the settings")
+                       for key in data if key not in cls.model_fields]
+            unknown += [(name.removeprefix("RAG_").lower(), name) for name in os.environ
+                        if name.upper().startswith("RAG_") and name.upper() not in NOT_SETTINGS
+                        and name[4:].lower() not in cls.model_fields]
+            if unknown:
+                key, where = unknown[0]
+                near = difflib.get_close_matches(key, list(cls.model_fields), n=1)
+                hint = f"; did you mean {near[0]}?" if near else " (`rag info` lists every setting)"
+                raise ValueError(f"unknown setting {key!r} in {where}{hint}")
+        return data
+
+    @model_validator(mode="after")
+    def _login_whole(self) -> Settings:
+        """A username without a password (or the reverse) would silently serve the UI without login."""
+        if (self.ui_username is None) != (self.ui_password is None):
+            given, missing = ("ui_username", "ui_password") if self.ui_username else ("ui_password", "ui_username")
+            raise ValueError(f"{given} is set but {missing} is not (or is blank): set both for a login, "
+                             "or neither for none")
+        return self
+
     def public_items(self) -> list[tuple[str, str, str]]:
         """(name, value, description) for display; secrets are masked."""
         rows = []
@@ -111,3 +147,23 @@ class Settings(BaseSettings):
             shown = "***" if isinstance(value, SecretStr) else str(value)
             rows.append((name, shown, field.description or ""))
         return rows
+
+
+def read_settings(**values: Any) -> Settings:
+    """Settings(**values), with every problem (a bad value, an unknown key, a rag.toml that is not TOML
+    or not UTF-8) raised as a one-line ConfigError."""
+    import tomllib
+
+    from pydantic import ValidationError
+
+    from rag.errors import ConfigError
+
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(map(str, err["loc"]))
+        message = str(err["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"bad setting {where}: {message}" if where else message) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"rag.toml cannot be read: {str(exc).splitlines()[0][:160]}") from None
