@@ -2,7 +2,9 @@
 
 A chunk is a run of whole sentences of one document (one page, for PDFs) of at most `chunk_size`
 characters; consecutive chunks repeat up to `chunk_overlap` characters of trailing sentences. A
-sentence longer than `chunk_size` is cut at white space. Every chunk satisfies
+sentence longer than `chunk_size` is cut at white space. A document with sections (a slide, a
+spreadsheet row, a heading's text: see rag.load_office) is chunked one section at a time, and each chunk
+carries its section's label as `location`. Every chunk satisfies
 `document.text[chunk.start:chunk.end] == chunk.text`. Ids are derived from the content.
 """
 
@@ -50,21 +52,24 @@ def _windows(spans: list[tuple[int, int]], size: int, overlap: int) -> Iterator[
         i = back
 
 
-def _page_ranges(doc: Document) -> list[tuple[int | None, int, int]]:
+def _page_ranges(doc: Document) -> list[tuple[int | None, str, int, int]]:
+    """(page, location, start, end) of each part a chunk must stay inside: a PDF page, a section, or all."""
     if doc.pages:
-        return [(page, start, end) for page, start, end in doc.pages]
-    return [(None, 0, len(doc.text))]
+        return [(page, "", start, end) for page, start, end in doc.pages]
+    if doc.sections:
+        return [(None, location, start, end) for location, start, end in doc.sections]
+    return [(None, "", 0, len(doc.text))]
 
 
 def chunk_document(doc: Document, size: int = 800, overlap: int = 150) -> list[Chunk]:
     """Split `doc` into chunks; see the module docstring for the guarantees."""
     chunks: list[Chunk] = []
-    for page, page_start, page_end in _page_ranges(doc):
+    for page, location, page_start, page_end in _page_ranges(doc):
         spans = list(_pieces(doc.text, page_start, page_end, size))
         for start, end in _windows(spans, size, overlap):
             chunks.append(Chunk(
                 id=chunk_id(doc.sha, start, end), source=doc.path, title=doc.title,
                 text=doc.text[start:end], start=start, end=end, ordinal=len(chunks), page=page,
-                doc_sha=doc.sha,
+                doc_sha=doc.sha, location=location,
             ))
     return chunks

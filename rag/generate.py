@@ -147,7 +147,7 @@ def _citation(n: int, hit: Hit, checked: Sequence[cite.Checked], old: int) -> Ci
     chunk = hit.chunk
     return Citation(n=n, source=chunk.source, title=chunk.title, page=chunk.page, start=chunk.start + best.start,
                     end=chunk.start + best.end, quote=chunk.text[best.start:best.end], score=best.score,
-                    chunk_id=chunk.id, passage=chunk.text, passage_start=chunk.start)
+                    chunk_id=chunk.id, passage=chunk.text, passage_start=chunk.start, location=chunk.location)
 
 
 def _clean_rewrite(text: str) -> str:

@@ -210,6 +210,8 @@ def _chunked(settings: Settings, todo: list[SourceFile], report: IndexReport,
             doc = load(f, warn=report.warnings.append)
         except SkipFile as exc:
             report.skipped.append(Skipped(f.path, str(exc)))
+            if f.path in report.added:  # counted once, as skipped ("28 added, 18 skipped" for 10 documents)
+                report.added.remove(f.path)
             yield f, []
             continue
         yield f, chunk_document(doc, settings.chunk_size, settings.chunk_overlap)

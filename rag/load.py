@@ -7,8 +7,9 @@ file into a `Document`; a file that cannot be used raises `SkipFile` with a one-
 `load_all` turns every failure of a single file into a `Skipped`, never an exception.
 
 Text that is not UTF-8 is decoded with the encoding charset-normalizer detects on a sample of about
-1 MiB around the first non-UTF-8 byte. HTML and PDF parsing live in rag.load_html and rag.load_pdf.
-Left out: OCR of scanned PDFs, office formats, archives, UTF-16/32 text without a BOM (seen as
+1 MiB around the first non-UTF-8 byte. HTML and PDF parsing live in rag.load_html and rag.load_pdf; Word,
+PowerPoint, Excel, CSV, EPUB, e-mail, JSON and XML in rag.load_office and rag.load_structured.
+Left out: OCR of scanned PDFs, archives, UTF-16/32 text without a BOM (seen as
 binary), the HTML <meta charset> (the bytes decide), streaming of huge files (each is read whole).
 """
 
@@ -25,7 +26,8 @@ from typing import Any
 from rag.errors import NoDocumentsError, RagError
 from rag.models import Document
 
-SUPPORTED = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
+OFFICE = (".docx", ".pptx", ".xlsx", ".xlsm", ".xls", ".csv", ".epub", ".eml", ".msg", ".json", ".xml")
+SUPPORTED = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", *OFFICE)
 _MARKDOWN = (".md", ".markdown")
 _HTML = (".html", ".htm")
 _BLOCK = 1 << 20  # bytes hashed per read
@@ -263,6 +265,15 @@ def _read_pdf(path: Path) -> tuple[str, tuple[tuple[int, int, int], ...]]:
         raise SkipFile(f"unreadable PDF: {_one_line(str(exc) or type(exc).__name__, 120)}") from exc
 
 
+def _read_office(file: SourceFile, warn: Warn) -> tuple[str, str, tuple[tuple[str, int, int], ...]]:
+    from rag.load_office import read_office  # imported here: it imports SkipFile from this module
+
+    suffix = file.abs_path.suffix.lower()
+    text, title, sections = read_office(file.abs_path, suffix, lambda: _read_text(file.abs_path, file.path, warn))
+    prose = suffix in (".docx", ".pptx", ".epub", ".eml", ".msg")  # a table's first row is no title: the name is
+    return text, title or (_first_line(text, markdown=False) if prose else ""), sections
+
+
 def _read(file: SourceFile, warn: Warn) -> tuple[str, str, tuple[tuple[int, int, int], ...]]:
     """(text, title, pages) of one file."""
     suffix = file.abs_path.suffix.lower()
@@ -280,8 +291,13 @@ def _read(file: SourceFile, warn: Warn) -> tuple[str, str, tuple[tuple[int, int,
 
 def load(file: SourceFile, warn: Warn = _ignore) -> Document:
     """Read one file into a Document; raises SkipFile (and nothing else) when it holds no usable text."""
+    sections: tuple[tuple[str, int, int], ...] = ()
     try:
-        text, title, pages = _read(file, warn)
+        if file.abs_path.suffix.lower() in OFFICE:
+            text, title, sections = _read_office(file, warn)
+            pages: tuple[tuple[int, int, int], ...] = ()
+        else:
+            text, title, pages = _read(file, warn)
     except SkipFile:
         raise
     except OSError as exc:
@@ -291,7 +307,7 @@ def load(file: SourceFile, warn: Warn = _ignore) -> Document:
     if not text or text.isspace():
         raise SkipFile("no text")
     return Document(path=file.path, title=title or Path(file.path).name, text=text, sha=file.sha,
-                    pages=pages, aliases=file.aliases)
+                    pages=pages, aliases=file.aliases, sections=sections)
 
 
 def load_all(docs_dir: Path, max_file_mb: float = 100.0,

@@ -18,6 +18,7 @@ class Document:
     sha: str
     pages: tuple[tuple[int, int, int], ...] = ()  # (page number, start, end) for PDFs
     aliases: tuple[str, ...] = ()  # other paths holding identical content
+    sections: tuple[tuple[str, int, int], ...] = ()  # (location, start, end): "slide 3", "sheet S, row 7", ...
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class Chunk:
     ordinal: int
     page: int | None = None
     doc_sha: str = ""
+    location: str = ""  # where a reader finds it besides the page: "slide 3", "sheet Sales, row 7", a heading
     sentence_vectors: str = field(default="", repr=False, compare=False)  # see rag.sentvec; "" when not stored
 
 
@@ -48,7 +50,8 @@ class Hit:
 
     def to_dict(self) -> dict[str, Any]:
         c = self.chunk
-        return {"rank": self.rank, "source": c.source, "title": c.title, "page": c.page, "start": c.start,
+        return {"rank": self.rank, "source": c.source, "title": c.title, "page": c.page, "location": c.location,
+                "start": c.start,
                 "end": c.end, "score": round(self.score, 6), "dense": self.dense, "lexical": self.lexical}
 
 
@@ -67,6 +70,12 @@ class Citation:
     chunk_id: str = ""
     passage: str = ""  # the surrounding chunk text, for display
     passage_start: int = 0  # where `passage` starts in the document
+    location: str = ""  # the chunk's location ("slide 3", "sheet Sales, row 7", 'heading “Results”')
+
+    @property
+    def where(self) -> str:
+        """The page or location a reader looks for: "page 4", "slide 3", "" when neither is known."""
+        return self.location or (f"page {self.page}" if self.page else "")
 
 
 @dataclass(frozen=True)

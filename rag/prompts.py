@@ -52,6 +52,7 @@ def defuse(text: str) -> str:
 def format_source(n: int, hit: Hit) -> str:
     c = hit.chunk
     page = f' page="{c.page}"' if c.page else ""
+    page += f' location="{_attr(c.location)}"' if c.location else ""
     return (f'<source id="{n}" title="{_attr(c.title)}" path="{_attr(c.source)}"{page}>\n'
             f"{defuse(c.text.strip())}\n</source>")
 

@@ -181,7 +181,7 @@ def to_citation(n: int, c: Candidate) -> Citation:
     chunk = c.hit.chunk
     return Citation(n=n, source=chunk.source, title=chunk.title, page=chunk.page, start=c.start, end=c.end,
                     quote=c.text, score=c.score, chunk_id=chunk.id, passage=chunk.text,
-                    passage_start=chunk.start)
+                    passage_start=chunk.start, location=chunk.location)
 
 
 def nearest(hits: Sequence[Hit], scored: list[Candidate], limit: int = 3) -> tuple[Citation, ...]:
@@ -189,7 +189,8 @@ def nearest(hits: Sequence[Hit], scored: list[Candidate], limit: int = 3) -> tup
         return tuple(to_citation(i, c) for i, c in enumerate(scored[:limit], start=1))
     return tuple(Citation(n=i, source=h.chunk.source, title=h.chunk.title, page=h.chunk.page,
                           start=h.chunk.start, end=h.chunk.end, quote=h.chunk.text[:300], score=h.score,
-                          chunk_id=h.chunk.id, passage=h.chunk.text, passage_start=h.chunk.start)
+                          chunk_id=h.chunk.id, passage=h.chunk.text, passage_start=h.chunk.start,
+                          location=h.chunk.location)
                  for i, h in enumerate(hits[:limit], start=1))
 
 

@@ -11,8 +11,8 @@ _STATUS_MARK = {"supported": "", "weak": " (?)", "unsupported": " (!)"}
 
 
 def _where(c: Citation) -> str:
-    page = f", page {c.page}" if c.page else ""
-    return f"{c.source}{page}, chars {c.start}-{c.end}"
+    where = f", {c.where}" if c.where else ""
+    return f"{c.source}{where}, chars {c.start}-{c.end}"
 
 
 def answer_as_text(answer: Answer, streamed: bool = False) -> str:

@@ -47,6 +47,7 @@ def _chunk_metadata(chunk: Chunk, aliases: Sequence[str], now: float, doc_chunks
     return {"source": chunk.source, "title": chunk.title, "start": chunk.start, "end": chunk.end,
             "ordinal": chunk.ordinal, "page": -1 if chunk.page is None else chunk.page,
             "doc_sha": chunk.doc_sha, "aliases": "\n".join(aliases), "indexed_at": now, "doc_chunks": doc_chunks,
+            **({"location": chunk.location} if chunk.location else {}),
             **({"sentence_vectors": chunk.sentence_vectors} if chunk.sentence_vectors else {})}
 
 
@@ -71,6 +72,7 @@ def chunk_from_record(chunk_id: str, text: str, meta: Mapping[str, Any]) -> Chun
     return Chunk(id=chunk_id, source=str(meta["source"]), title=str(meta.get("title", "")), text=text,
                  start=int(meta["start"]), end=int(meta["end"]), ordinal=int(meta.get("ordinal", 0)),
                  page=None if page < 0 else page, doc_sha=str(meta.get("doc_sha", "")),
+                 location=str(meta.get("location", "")),
                  sentence_vectors=str(meta.get("sentence_vectors", "")))
 
 

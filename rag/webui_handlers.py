@@ -87,7 +87,7 @@ def source_panel(citation: Citation | None) -> str:
                  + escape(passage[at + len(quote):]))
     else:
         shown = f'<mark id="quote">{escape(quote)}</mark>'
-    page = f" · page {citation.page}" if citation.page else ""
+    page = f" · {escape(citation.where)}" if citation.where else ""
     return (f'<div class="source" data-n="{citation.n}"><h3>[{citation.n}] {escape(citation.title)}</h3>'
             f'<div class="where">{escape(citation.source)}{page} · characters {citation.start}–{citation.end}'
             f'</div><div class="passage">{shown}</div></div>')

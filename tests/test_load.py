@@ -69,7 +69,7 @@ def messy(tmp_path_factory: pytest.TempPathFactory) -> Loaded:
     _pdf(docs / "scan.pdf", None)
     _pdf(docs / "locked.pdf", ["Secret page."], encrypt="s3cret")
     (docs / "broken.pdf").write_bytes(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF")
-    (docs / "report.docx").write_bytes(b"PK\x03\x04 not really")
+    (docs / "report.odt").write_bytes(b"PK\x03\x04 not really")
     os.symlink(docs, docs / "a" / "loop")  # a directory loop
     os.symlink(docs / "a", docs / "a" / "b" / "up")  # another way back up
     (docs / "dangling.txt").symlink_to(docs / "missing.txt")
@@ -139,7 +139,7 @@ def test_every_unusable_file_is_reported_with_a_reason(messy: Loaded):
     assert r["scan.pdf"] == "PDF has no text layer (scanned?); OCR it first"
     assert r["locked.pdf"].startswith("encrypted PDF")
     assert r["broken.pdf"].startswith("unreadable PDF: ")
-    assert r["report.docx"] == "unsupported type .docx"
+    assert r["report.odt"] == "unsupported type .odt"
     assert r["dangling.txt"].startswith("unreadable")
     assert r["fifo.txt"] == "not a regular file"
     assert all("\n" not in reason for reason in r.values())
