@@ -27,6 +27,13 @@ CompareOpt = Annotated[bool, typer.Option("--compare", help="Compare two run fol
 MinOpt = Annotated[list[str] | None, typer.Option("--min", help="METRIC=VALUE; exit 1 when a metric is below.")]
 
 
+def say(text: str, err: bool = False) -> None:
+    """typer.echo, with escape sequences and control characters (from documents, file names) removed."""
+    from rag.safety import terminal_safe
+
+    typer.echo(terminal_safe(text), err=err)
+
+
 def load_settings(**overrides: Any) -> Any:
     from rag.config import read_settings
 
@@ -43,7 +50,7 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except RagError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        say(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
@@ -77,7 +84,9 @@ def progress_bar(label: str) -> Iterator[Callable[[int, int, int, str], None]]:
 
 
 def _write(piece: str) -> None:
-    sys.stdout.write(piece)
+    from rag.safety import terminal_safe
+
+    sys.stdout.write(terminal_safe(piece))
     sys.stdout.flush()
 
 
@@ -88,7 +97,7 @@ def print_index_report(report: Any, err: bool = False) -> None:
     lines += [f"duplicate: {path} has the same content as {', '.join(aliases)} (indexed once)"
               for path, aliases in report.duplicates.items()]
     for line in [*lines, report.summary()]:
-        typer.echo(line, err=err)
+        say(line, err=err)
 
 
 @app.command()
@@ -120,17 +129,19 @@ def ask(question: Annotated[str, typer.Argument(help="The question to answer.")]
                                  llm_model=model)
         engine = get_engine(settings)
         with progress_bar("Building the index") as update:  # none, damaged or outdated: build it first
-            report = engine.ensure_index(update, notice=lambda why: typer.echo(why, err=True))
+            report = engine.ensure_index(update, notice=lambda why: say(why, err=True))
         if report:
             print_index_report(report, err=True)
         streaming = not as_json and settings.llm != "extractive"
         result = answer(question, engine=engine, top_k=k, on_token=_write if streaming else None)
         if as_json:
-            typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+            from rag.safety import json_safe
+
+            typer.echo(json_safe(json.dumps(result.to_dict(), ensure_ascii=False, indent=2)))
         else:
             from rag.render import answer_as_text
 
-            typer.echo(answer_as_text(result, streamed=streaming))
+            say(answer_as_text(result, streamed=streaming))
 
 
 @app.command()
@@ -139,7 +150,7 @@ def info(docs: DocsOpt = None, index_dir: IndexOpt = None) -> None:
     with user_errors():
         from rag.render import info_text
 
-        typer.echo(info_text(load_settings(docs_dir=docs, index_dir=index_dir)))
+        say(info_text(load_settings(docs_dir=docs, index_dir=index_dir)))
 
 
 @app.command()

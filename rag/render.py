@@ -6,6 +6,7 @@ import time
 
 from rag.config import Settings
 from rag.models import Answer, Citation
+from rag.safety import quoted_parts
 
 _STATUS_MARK = {"supported": "", "weak": " (?)", "unsupported": " (!)"}
 
@@ -41,8 +42,9 @@ def answer_as_text(answer: Answer, streamed: bool = False) -> str:
 
 
 def _marked_text(answer: Answer) -> str:
-    if not answer.sentences:
-        return answer.text
+    if not answer.sentences:  # an extractive answer: its quotes in quotation marks, "[2]" inside is their text
+        parts = quoted_parts(answer)
+        return " ".join(f"“{quote}” [{n}]" for quote, n in parts) if parts else answer.text
     return " ".join(s.text + _STATUS_MARK[s.status] for s in answer.sentences)
 
 

@@ -24,12 +24,11 @@ from rag.models import Answer
 from rag.qa import extractive_answer
 from rag.qtype import asks_definition
 from rag.retrieve import Retriever
+from rag.safety import CONTROL as _CONTROL
+from rag.safety import ESCAPES as _ESCAPES  # escape sequences go whole: "[31m" would stay in the question
 from rag.store import Store
 
 TokenFn = Callable[[str], None]
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0 and C1: a terminal would act on them
-# terminal escape sequences (colours "\x1b[31m", OSC titles) go whole: "[31m" would stay in the question
-_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?")
 
 
 class Engine:

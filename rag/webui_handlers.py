@@ -7,7 +7,6 @@ name, and are saved only inside the documents folder.
 
 from __future__ import annotations
 
-import html
 import queue
 import re
 import threading
@@ -20,17 +19,20 @@ from typing import Any
 from rag.errors import RagError, UploadError
 from rag.load import SUPPORTED
 from rag.models import Answer, Citation
+from rag.safety import quoted_parts
 from rag.service import Engine, answer
 
 Message = dict[str, str]
-_MD_SPECIAL = str.maketrans({c: f"&#{ord(c)};" for c in "\\`*_{}[]()#+-!|~>"})
+# one pass, so no entity is escaped twice ("'" -> "&#x27;" -> "&&#35;x27;" showed as "&#x27;")
+_INERT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;",
+                       **{c: f"&#{ord(c)};" for c in "\\`*_{}[]()#+-!|~"}})
 _MARKER = re.compile(r"\[(\d+)\]")
 _STATUS_LABEL = {"weak": "weakly supported", "unsupported": "not supported by its citation"}
 
 
 def escape(text: str) -> str:
     """Document text made inert: HTML escaped, markdown characters turned into entities."""
-    return html.escape(text, quote=True).translate(_MD_SPECIAL)
+    return text.translate(_INERT)
 
 
 def _cite_link(turn: int, n: int) -> str:
@@ -54,6 +56,8 @@ def answer_html(result: Answer, turn: int = 0) -> str:
             body += f"<div><b>Nearest passages</b><ul>{nearest}</ul></div>"
     elif result.sentences:
         body = " ".join(_sentence_html(s.text, s.citations, s.status, turn) for s in result.sentences)
+    elif parts := quoted_parts(result):  # extractive: a "[1]" inside a quote is document text, not a link
+        body = " ".join(escape(quote) + _cite_link(turn, n) for quote, n in parts)
     else:
         body = _linked(result.text, turn)
     notes = "".join(f'<div class="notice">ℹ {escape(n)}</div>' for n in result.notices)

@@ -61,3 +61,71 @@ def test_login_set_in_full_or_not_at_all_is_accepted():
 def test_malformed_rag_toml_is_one_line(tmp_path, content):
     (tmp_path / "rag.toml").write_bytes(content)
     assert "rag.toml cannot be read" in one_error_line(rag("info", cwd=tmp_path))
+
+
+# 5, 6 and 8: what documents hold reaches the terminal and the chat as text ---------------------------
+HOSTILE = ("Ferry report\n\n"
+           "The harbour master said the night ferry \x1b]52;c;ZWNobyBwd25lZA==\x07leaves the quay at nine "
+           "every morning.\x1b]0;pwned\x07 An adult ticket for the ferry costs four euros, the council noted "
+           "[2] in its report.\x9b31m Children travel free on the ferry at weekends.\n")
+FORGED_QUESTION = "What did the council note about the ferry ticket?"
+
+
+@pytest.fixture(scope="module")
+def hostile_docs(tmp_path_factory) -> Path:
+    docs = tmp_path_factory.mktemp("hostile") / "docs"
+    docs.mkdir()
+    (docs / "ferry.txt").write_text(HOSTILE)
+    return docs
+
+
+@pytest.fixture(scope="module")
+def hostile_engine(hostile_docs, embedder):
+    from conftest import make_settings
+    from rag.service import Engine
+
+    engine = Engine(make_settings(hostile_docs.parent, hostile_docs), embedder)
+    engine.index()
+    return engine
+
+
+def _controls(text: str) -> list[str]:
+    return [ch for ch in text if (ord(ch) < 32 and ch not in "\n\t") or 0x7f <= ord(ch) <= 0x9f]
+
+
+def test_rag_ask_prints_no_escape_sequences_from_documents(hostile_docs, tmp_path):
+    env = {"RAG_DOCS_DIR": str(hostile_docs), "RAG_INDEX_DIR": str(tmp_path / "index")}
+    text = rag("ask", "When does the night ferry leave the quay?", cwd=tmp_path, env=env)
+    assert text.returncode == 0, text.stderr
+    assert "leaves the quay at nine" in text.stdout
+    assert not _controls(text.stdout + text.stderr), repr(text.stdout)
+    as_json = rag("ask", "--json", "When does the night ferry leave the quay?", cwd=tmp_path, env=env)
+    assert as_json.returncode == 0 and not _controls(as_json.stdout), repr(as_json.stdout)
+    import json
+
+    assert "\x1b]52;c;" in json.loads(as_json.stdout)["citations"][0]["passage"], "JSON keeps the data"
+
+
+def test_a_marker_inside_a_quote_is_text_in_the_chat_and_the_terminal(hostile_engine):
+    from rag import webui_handlers as h
+    from rag.render import answer_as_text
+    from rag.service import answer
+
+    result = answer(FORGED_QUESTION, engine=hostile_engine)
+    assert not result.abstained and "noted [2] in" in result.text
+    html_text = h.answer_html(result)
+    assert html_text.count('class="cite"') == len(result.citations), html_text
+    assert "noted &#91;2&#93; in" in html_text
+    first = answer_as_text(result).splitlines()[0]
+    assert "“" in first and first.index("“") < first.index("[2]") < first.index("”"), first
+
+
+def test_escaped_document_text_reads_back_as_itself():
+    import html
+
+    from rag import webui_handlers as h
+
+    for text in ["It's “fine”", "a 'quoted' <b>word</b> & co", "# [1] *x* _y_ `z` \\ | ~ - + ! > {}"]:
+        shown = h.escape(text)
+        assert "<" not in shown and "[" not in shown
+        assert html.unescape(shown) == text, shown
