@@ -102,14 +102,17 @@ def print_index_report(report: Any, err: bool = False) -> None:
 
 @app.command()
 def index(docs: DocsOpt = None, index_dir: IndexOpt = None,
-          rebuild: RebuildOpt = False) -> None:
+          rebuild: RebuildOpt = False,
+          wait: Annotated[float, typer.Option(min=0, help="Seconds to wait for another indexer to finish "
+                                                          "(default 0: say who holds the lock and stop).")] = 0.0,
+          ) -> None:
     """Index the documents folder (incremental: only new and changed files are embedded)."""
     with user_errors():
         from rag.service import get_engine
 
         engine = get_engine(load_settings(docs_dir=docs, index_dir=index_dir))
         with progress_bar("Indexing") as update:
-            report = engine.index(rebuild=rebuild, progress=update)
+            report = engine.index(rebuild=rebuild, progress=update, wait=wait)
         print_index_report(report)
 
 

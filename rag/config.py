@@ -36,6 +36,10 @@ class Settings(BaseSettings):
         None, description="URL of a Chroma server (e.g. http://127.0.0.1:8000); unset = embedded index_dir."
     )
     collection_prefix: str = Field("rag", description="Prefix of the Chroma collections this index uses.")
+    index_lock_lease: float = Field(
+        30.0, gt=0, description="Chroma-server mode: seconds the indexing lock (a record in the server) lasts "
+                                "unless its holder renews it (every third of this); a killed indexer's lock "
+                                "expires after it.")
 
     # embedding and chunking
     embed_model: str = Field(

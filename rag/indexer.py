@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from filelock import FileLock, Timeout
 
@@ -107,7 +107,34 @@ def load_lexical(store: Store, collection: Collection) -> LexicalIndex:
     return cached if cached is not None else build_lexical(store, collection)[0]
 
 
-def index_lock(settings: Settings, wait: float = 0.0) -> FileLock:
+class IndexLock(Protocol):
+    """The one-indexer lock: a file in index_dir, or a record in the Chroma server (rag.server_lock)."""
+
+    def check(self) -> None: ...
+    def release(self) -> None: ...
+
+
+@dataclass
+class LocalLock:
+    """The lock file `index_dir/index.lock` (one machine)."""
+
+    file: FileLock
+
+    def check(self) -> None:
+        """A file lock cannot be lost while held."""
+
+    def release(self) -> None:
+        self.file.release()
+
+
+def index_lock(settings: Settings, wait: float = 0.0, store: Store | None = None) -> IndexLock:
+    """The lock for writing the index, taken within `wait` seconds, else IndexBusyError in one line."""
+    if settings.chroma_url:
+        from rag.server_lock import ServerLock
+
+        client = (store or Store(settings)).client
+        return ServerLock(client, settings.collection_prefix, settings.index_lock_lease,
+                          settings.chroma_url).acquire(wait)
     try:
         settings.index_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -118,7 +145,7 @@ def index_lock(settings: Settings, wait: float = 0.0) -> FileLock:
     except Timeout as exc:
         raise IndexBusyError(
             f"another indexer is running on {settings.index_dir} (lock held); wait for it to finish") from exc
-    return lock
+    return LocalLock(lock)
 
 
 def build_index(settings: Settings, *, rebuild: bool = False, embedder: Embedder | None = None,
@@ -126,7 +153,14 @@ def build_index(settings: Settings, *, rebuild: bool = False, embedder: Embedder
                 wait: float = 0.0) -> IndexReport:
     """Bring the index in line with `settings.docs_dir`; see the module docstring."""
     started = time.perf_counter()
-    lock = index_lock(settings, wait)
+    if settings.chroma_url:
+        store = store or Store(settings)
+    try:
+        lock = index_lock(settings, wait, store)
+    except Exception as exc:
+        if settings.chroma_url and unreachable(exc):
+            raise store_error(settings, exc, "written") from exc
+        raise
     try:
         embedder = embedder or embedder_for(settings)
         files, skipped = scan(settings.docs_dir, settings.max_file_mb)
@@ -135,8 +169,9 @@ def build_index(settings: Settings, *, rebuild: bool = False, embedder: Embedder
             raise NoDocumentsError(
                 f"no documents in {settings.docs_dir} (supported: {' '.join(SUPPORTED)})")
         try:
-            _run(settings, store or Store(settings), embedder, files, report, rebuild, progress)
+            _run(settings, store or Store(settings), embedder, files, report, rebuild, progress, lock)
         except Exception as exc:
+            lock.check()  # lost to another indexer (which may have dropped this run's generation): say so
             if settings.chroma_url and unreachable(exc):  # the server went away: one line, not a traceback
                 raise store_error(settings, exc, "written") from exc
             if not damaged(settings, exc):
@@ -144,7 +179,7 @@ def build_index(settings: Settings, *, rebuild: bool = False, embedder: Embedder
             # the embedded index's files are damaged: keep them aside for inspection, build afresh
             moved = quarantine_local_index(settings.index_dir)
             report = IndexReport(skipped=list(skipped))
-            _run(settings, Store(settings), embedder, files, report, True, progress)
+            _run(settings, Store(settings), embedder, files, report, True, progress, lock)
             report.rebuilt = f"{store_error(settings, exc)}; it was moved to {moved}"
             report.repaired = True
         report.seconds = time.perf_counter() - started
@@ -154,7 +189,7 @@ def build_index(settings: Settings, *, rebuild: bool = False, embedder: Embedder
 
 
 def _run(settings: Settings, store: Store, embedder: Embedder, files: list[SourceFile],
-         report: IndexReport, rebuild: bool, progress: ProgressFn | None) -> None:
+         report: IndexReport, rebuild: bool, progress: ProgressFn | None, lock: IndexLock) -> None:
     wanted = index_meta(settings, embedder)
     current = store.active()
     store.drop_stale(keep=current.name if current else None)  # leftovers of a crashed rebuild
@@ -178,6 +213,7 @@ def _run(settings: Settings, store: Store, embedder: Embedder, files: list[Sourc
             if seen and seen.doc_sha == f.sha and seen.aliases != f.aliases:
                 store.set_aliases(target, f.path, f.aliases)
     _embed_and_write(settings, store, embedder, target, todo, report, progress)
+    lock.check()  # never switch to (or mark clean) what was written after the lock was lost
     Store.set_version(target)
     _, chunks = build_lexical(store, target)
     if target is not current:

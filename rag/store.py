@@ -127,9 +127,11 @@ class Store:
         self.drop_stale(keep=collection.name)
 
     def drop_stale(self, keep: str | None) -> None:
+        """Delete every generation of this prefix but `keep` (never the pointer, nor the server lock)."""
         for col in self.client.list_collections():
             name = col if isinstance(col, str) else col.name
-            if name.startswith(f"{self.prefix}-") and name not in (keep, f"{self.prefix}-pointer"):
+            if (name.startswith(f"{self.prefix}-") and name not in (keep, f"{self.prefix}-pointer")
+                    and not name.startswith(f"{self.prefix}-lock")):
                 self.client.delete_collection(name)
 
     # -- metadata and version ----------------------------------------------------------------
