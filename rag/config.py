@@ -57,6 +57,14 @@ class Settings(BaseSettings):
     chunk_size: int = Field(800, ge=100, description="Largest chunk, in characters (sentence-aligned).")
     chunk_overlap: int = Field(150, ge=0, description="Characters of trailing sentences repeated.")
     max_file_mb: float = Field(100.0, gt=0, description="Files larger than this are skipped when indexing.")
+    file_seconds: float = Field(
+        60.0, gt=0, description="Longest a PDF or office file may take to read (in a worker process); skipped past it.")
+    pdf_max_pages: int = Field(2000, ge=1, description="PDFs with more pages are skipped.")
+    pdf_max_content_mb: float = Field(
+        50.0, gt=0, description="Most decompressed page content a PDF may have, all pages together; skipped past it.")
+    follow_outside_links: bool = Field(
+        False, description="Follow symbolic links in the documents folder that lead outside it (off: such a link "
+                           "is skipped with one line).")
 
     # retrieval
     top_k: int = Field(5, ge=1, le=50, description="Chunks retrieved for an answer.")

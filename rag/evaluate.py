@@ -136,7 +136,7 @@ class DocumentTexts:
         from rag.load import SkipFile, load, scan
 
         if self._files is None:
-            files, _ = scan(self.settings.docs_dir, self.settings.max_file_mb)
+            files, _ = scan(self.settings.docs_dir, self.settings.max_file_mb, self.settings.follow_outside_links)
             self._files = {f.path: f for f in files}
         found = self._files.get(source)
         if found is None:

@@ -25,6 +25,7 @@ from rag.config import Settings
 from rag.embed import Embedder, embedder_for
 from rag.errors import IndexBusyError, IndexUnavailableError, NoDocumentsError
 from rag.lexical import LexicalIndex
+from rag.limits import limits_for
 from rag.load import SUPPORTED, SkipFile, Skipped, SourceFile, load, scan
 from rag.models import Chunk
 from rag.sentvec import with_sentence_vectors
@@ -163,7 +164,7 @@ def build_index(settings: Settings, *, rebuild: bool = False, embedder: Embedder
         raise
     try:
         embedder = embedder or embedder_for(settings)
-        files, skipped = scan(settings.docs_dir, settings.max_file_mb)
+        files, skipped = scan(settings.docs_dir, settings.max_file_mb, settings.follow_outside_links)
         report = IndexReport(skipped=list(skipped))
         if not files and not skipped:
             raise NoDocumentsError(
@@ -243,7 +244,7 @@ def _chunked(settings: Settings, todo: list[SourceFile], report: IndexReport,
              ) -> Iterator[tuple[SourceFile, list[Chunk]]]:
     for f in todo:
         try:
-            doc = load(f, warn=report.warnings.append)
+            doc = load(f, warn=report.warnings.append, limits=limits_for(settings))
         except SkipFile as exc:
             report.skipped.append(Skipped(f.path, str(exc)))
             if f.path in report.added:  # counted once, as skipped ("28 added, 18 skipped" for 10 documents)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import NoDocumentsError, RagError
+from rag.limits import FileLimits
 from rag.models import Document
 
 OFFICE = (".docx", ".pptx", ".xlsx", ".xlsm", ".xls", ".csv", ".epub", ".eml", ".msg", ".json", ".xml")
@@ -73,9 +74,22 @@ def _os_reason(exc: OSError) -> str:
     return "permission denied" if isinstance(exc, PermissionError) else f"unreadable: {exc.strerror or exc}"
 
 
-def _walk(root: Path) -> Iterator[tuple[Path, str | None]]:
-    """(path, None) for every non-hidden file under root; (folder, reason) for a folder it cannot list."""
+_OUTSIDE = "a link to a place outside the documents folder, not followed (follow_outside_links allows it)"
+
+
+def _leads_outside(entry: os.DirEntry[str], root: Path) -> bool:
+    """True for a symbolic link whose target (after every link) is not inside the folder `root`."""
+    if not entry.is_symlink():
+        return False
+    target = Path(os.path.realpath(entry.path))
+    return target != root and root not in target.parents
+
+
+def _walk(root: Path, outside_links: bool = False) -> Iterator[tuple[Path, str | None]]:
+    """(path, None) for every non-hidden file under root; (path, reason) for a folder it cannot list and,
+    unless `outside_links`, for a link leading out of root (never followed)."""
     seen: set[tuple[int, int]] = set()
+    real_root = Path(os.path.realpath(root))
     stack = [root]
     while stack:
         folder = stack.pop()
@@ -90,6 +104,9 @@ def _walk(root: Path) -> Iterator[tuple[Path, str | None]]:
             continue
         for entry in entries:
             if entry.name.startswith("."):
+                continue
+            if not outside_links and _leads_outside(entry, real_root):
+                yield Path(entry.path), _OUTSIDE
                 continue
             try:
                 is_dir = entry.is_dir()
@@ -146,13 +163,15 @@ def _describe(path: Path, rel: str, max_file_mb: float) -> tuple[int, float, str
         return _os_reason(exc)
 
 
-def scan(docs_dir: Path, max_file_mb: float = 100.0) -> tuple[list[SourceFile], list[Skipped]]:
-    """Supported files under docs_dir (duplicates grouped) and the files skipped, with reasons."""
+def scan(docs_dir: Path, max_file_mb: float = 100.0,
+         outside_links: bool = False) -> tuple[list[SourceFile], list[Skipped]]:
+    """Supported files under docs_dir (duplicates grouped) and the files skipped, with reasons; links
+    leading out of docs_dir are skipped unless `outside_links`."""
     if not docs_dir.is_dir():
         raise NoDocumentsError(f"documents folder {docs_dir} does not exist or is not a folder")
     groups: dict[str, list[tuple[str, Path, int, float]]] = {}
     skipped: list[Skipped] = []
-    for path, problem in _walk(docs_dir):
+    for path, problem in _walk(docs_dir, outside_links):
         rel = path.relative_to(docs_dir).as_posix()
         found = problem or _describe(path, rel, max_file_mb)
         if isinstance(found, str):
@@ -289,8 +308,13 @@ def _read(file: SourceFile, warn: Warn) -> tuple[str, str, tuple[tuple[int, int,
     return text, title or _first_line(text, markdown=suffix in _MARKDOWN), ()
 
 
-def load(file: SourceFile, warn: Warn = _ignore) -> Document:
-    """Read one file into a Document; raises SkipFile (and nothing else) when it holds no usable text."""
+def load(file: SourceFile, warn: Warn = _ignore, limits: FileLimits | None = None) -> Document:
+    """Read one file into a Document; raises SkipFile (and nothing else) when it holds no usable text.
+    With `limits`, a PDF or office file is read in a worker process within them (see rag.limits)."""
+    if limits is not None and file.abs_path.suffix.lower() in (".pdf", *OFFICE):
+        from rag.limits import load_bounded
+
+        return load_bounded(file, warn, limits)
     sections: tuple[tuple[str, int, int], ...] = ()
     try:
         if file.abs_path.suffix.lower() in OFFICE:

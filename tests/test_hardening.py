@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, make_settings
 
 
 def rag(*args: str, cwd: Path, env: dict[str, str] | None = None,
@@ -81,7 +81,6 @@ def hostile_docs(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def hostile_engine(hostile_docs, embedder):
-    from conftest import make_settings
     from rag.service import Engine
 
     engine = Engine(make_settings(hostile_docs.parent, hostile_docs), embedder)
@@ -129,3 +128,74 @@ def test_escaped_document_text_reads_back_as_itself():
         shown = h.escape(text)
         assert "<" not in shown and "[" not in shown
         assert html.unescape(shown) == text, shown
+
+
+# 3. symbolic links out of the documents folder -------------------------------------------------------
+@pytest.fixture
+def linked_docs(tmp_path) -> Path:
+    outside = tmp_path / "outside"
+    (outside / "etc").mkdir(parents=True)
+    (outside / "secret.txt").write_text("Secret\n\nThe vault code of the zeppelin hangar is 4471 violet.\n")
+    for i in range(3):
+        (outside / "etc" / f"conf{i}.txt").write_text(f"Config {i}\n\nThe zeppelin setting number {i} is on.\n")
+    docs = tmp_path / "docs"
+    (docs / "inner").mkdir(parents=True)
+    (docs / "inner" / "note.txt").write_text("Note\n\nThe zeppelin museum opens on Sundays at ten.\n")
+    (docs / "passwd.txt").symlink_to(outside / "secret.txt")
+    (docs / "etc").symlink_to(outside / "etc")
+    (docs / "same-note.txt").symlink_to(docs / "inner" / "note.txt")  # inside: followed as before
+    return docs
+
+
+def test_links_out_of_the_documents_folder_are_skipped_in_one_line(tmp_path, linked_docs, embedder):
+    from rag.indexer import build_index
+    from rag.service import Engine, answer
+
+    settings = make_settings(tmp_path, linked_docs)
+    report = build_index(settings, embedder=embedder)
+    skipped = {s.path: s.reason for s in report.skipped}
+    assert set(skipped) == {"passwd.txt", "etc"}, skipped
+    assert all("outside the documents folder" in r and "\n" not in r for r in skipped.values())
+    assert report.documents_total == 1, "only the note (its inside link is an alias of it)"
+    result = answer("What is the vault code of the zeppelin hangar?", engine=Engine(settings, embedder))
+    assert "4471" not in result.text and all(c.source == "inner/note.txt" for c in result.nearest)
+
+    allowed = make_settings(tmp_path / "allowed", linked_docs, follow_outside_links=True)
+    assert build_index(allowed, embedder=embedder).documents_total == 5
+
+
+# 4. a small PDF that costs minutes --------------------------------------------------------------------
+def test_a_pdf_bomb_is_skipped_quickly_and_the_other_files_are_indexed(tmp_path, embedder):
+    import time
+
+    from hostile_files import bomb_pdf
+
+    from rag.indexer import build_index
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    assert bomb_pdf(docs / "bomb.pdf") < 150_000
+    (docs / "fine.txt").write_text("Fine\n\nThe lighthouse keeper paints the railings every April.\n")
+    started = time.perf_counter()
+    report = build_index(make_settings(tmp_path, docs), embedder=embedder)
+    took = time.perf_counter() - started
+    assert [s.path for s in report.skipped] == ["bomb.pdf"]
+    assert "pdf_max_content_mb" in report.skipped[0].reason, report.skipped[0].reason
+    assert report.added == ["fine.txt"] and report.documents_total == 1
+    assert took < 20, f"{took:.1f} s: the bomb was read (about 25 s) instead of refused"
+
+
+def test_a_file_slower_than_the_time_limit_is_abandoned(tmp_path, embedder):
+    from hostile_files import bomb_pdf
+
+    from rag.indexer import build_index
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    bomb_pdf(docs / "slow.pdf", pages=3, mb=40)
+    (docs / "fine.txt").write_text("Fine\n\nThe lighthouse keeper paints the railings every April.\n")
+    settings = make_settings(tmp_path, docs, file_seconds=1.0, pdf_max_content_mb=1000)
+    report = build_index(settings, embedder=embedder)
+    skipped = [(s.path, s.reason) for s in report.skipped]
+    assert skipped == [("slow.pdf", "reading took over 1 s (file_seconds); skipped")]
+    assert report.documents_total == 1
