@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from rag import webui_extras as extras
 from rag import webui_handlers as h
 from rag.config import Settings
 from rag.errors import RagError
@@ -62,6 +63,7 @@ def _engine(settings: Settings) -> Engine:
 
 
 def _chat_tab(settings: Settings, gr: Any) -> Any:
+    history, citations = gr.State([]), gr.State([])  # (question, answer) pairs; each answer's citations
     with gr.Row():
         with gr.Column(scale=3):
             chatbot = gr.Chatbot(height=480, elem_id="chat", label="Chat", sanitize_html=True)
@@ -71,9 +73,8 @@ def _chat_tab(settings: Settings, gr: Any) -> Any:
                 ask = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
                 clear = gr.Button("New chat", scale=1, elem_id="new-chat")
             detail = gr.Markdown(elem_id="detail")
-            examples = h.example_questions(settings.evals_dir)
-            if examples:
-                gr.Examples(examples=[[q] for q in examples], inputs=[question], label="Example questions")
+            examples, update_examples = extras.examples_box(settings, gr, question)
+            export = extras.feedback_controls(settings, gr, chatbot, history, citations, _engine)
         with gr.Column(scale=2):
             panel = gr.HTML(h.source_panel(None), elem_id="source-panel", label="Source")
             with gr.Accordion("Settings", open=True, elem_id="settings"):
@@ -82,7 +83,6 @@ def _chat_tab(settings: Settings, gr: Any) -> Any:
                 top_k = gr.Slider(1, 20, value=settings.top_k, step=1, label="Passages retrieved (top-k)",
                                   elem_id="top-k")
                 health = gr.Markdown(elem_id="health")
-    history, citations = gr.State([]), gr.State([])  # (question, answer) pairs; each answer's citations
     cite_n = gr.Textbox(visible="hidden", elem_id="cite-n")
     cite_open = gr.Button(visible="hidden", elem_id="cite-open")
 
@@ -100,16 +100,19 @@ def _chat_tab(settings: Settings, gr: Any) -> Any:
 
     outputs = [chatbot, history, citations, detail, question]
     inputs = [question, chatbot, history, citations, answerer, top_k]
-    ask.click(respond, inputs, outputs, api_name="ask").then(check, None, [health], show_progress="hidden")
-    question.submit(respond, inputs, outputs, api_name="ask_on_enter")
+    turn_state = [chatbot, history, citations]
+    ask.click(respond, inputs, outputs, api_name="ask").then(check, None, [health], show_progress="hidden").then(
+        extras.export_update, turn_state, [export], show_progress="hidden")
+    question.submit(respond, inputs, outputs, api_name="ask_on_enter").then(
+        extras.export_update, turn_state, [export], show_progress="hidden")
     cite_open.click(h.open_citation, [cite_n, citations], [panel], show_progress="hidden")
-    def new_chat() -> tuple[list, list, list, str, str]:
-        return [], [], [], "", h.source_panel(None)
+    def new_chat() -> tuple[list, list, list, str, str, None]:
+        return [], [], [], "", h.source_panel(None), None
 
-    cleared = [chatbot, history, citations, detail, panel]
+    cleared = [chatbot, history, citations, detail, panel, export]
     clear.click(new_chat, None, cleared)
     chatbot.clear(new_chat, None, cleared)  # the chatbot's own trash button forgets the history too
-    return check, health, answerer, top_k
+    return check, health, answerer, top_k, (examples, update_examples)
 
 
 def _documents_tab(settings: Settings, gr: Any) -> tuple[Any, list[Any]]:
@@ -160,10 +163,10 @@ def _progress(progress: Any) -> Any:
     return update
 
 
-def _evaluate_tab(settings: Settings, gr: Any, answerer: Any, top_k: Any) -> None:
+def _evaluate_tab(settings: Settings, gr: Any, answerer: Any, top_k: Any) -> tuple[list[Any], Any]:
     from rag.webui_eval import evaluate_tab
 
-    evaluate_tab(settings, gr, _engine, answerer, top_k)
+    return evaluate_tab(settings, gr, _engine, answerer, top_k)
 
 
 def build_demo(settings: Settings | None = None) -> Any:
@@ -175,12 +178,22 @@ def build_demo(settings: Settings | None = None) -> Any:
         gr.Markdown("## Ask your documents\nEvery answer cites the passages it rests on; "
                     "click a citation to read it in place.")
         with gr.Tab("Chat"):
-            check, health, answerer, top_k = _chat_tab(settings, gr)
+            check, health, answerer, top_k, (examples, update_examples) = _chat_tab(settings, gr)
         with gr.Tab("Documents"):
             listing, listed = _documents_tab(settings, gr)
         with gr.Tab("Evaluate"):
-            _evaluate_tab(settings, gr, answerer, top_k)
-        demo.load(listing, None, listed).then(check, None, [health], show_progress="hidden")
+            set_outputs, update_sets = _evaluate_tab(settings, gr, answerer, top_k)
+
+        def fit_collection() -> tuple[Any, ...]:  # example questions and question sets for what is indexed
+            from rag.webui_fit import indexed_documents
+
+            indexed = indexed_documents(_engine(settings))
+            return (update_examples(indexed), *update_sets(indexed))
+
+        fitted = [examples, *set_outputs]
+        demo.load(listing, None, listed).then(check, None, [health], show_progress="hidden").then(
+            fit_collection, None, fitted, show_progress="hidden")
+        listed[0].change(fit_collection, None, fitted, show_progress="hidden")  # documents added or removed
     demo.queue(default_concurrency_limit=8)
     return demo
 

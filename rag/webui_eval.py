@@ -45,13 +45,19 @@ def run_set(engine: Engine, path: Path, limit: int | None = None,
 
 
 def evaluate_tab(settings: Settings, gr: Any, engine_for: Callable[[Settings], Engine], answerer: Any,
-                 top_k: Any) -> None:
-    """The tab; runs use the answerer and top-k of the chat's Settings panel."""
+                 top_k: Any) -> tuple[list[Any], Callable[[dict[str, str]], tuple[Any, str]]]:
+    """The tab; runs use the answerer and top-k of the chat's Settings panel. Returns the set chooser and
+    its warning line, and their update for the indexed documents ({path: title}): the sets about indexed
+    documents first, the best one chosen (see rag.webui_fit)."""
+    from rag.webui_fit import fit_choices, fit_warning, indexed_documents
+
     sets = question_sets(settings.evals_dir)
     with gr.Row():
-        chosen = gr.Dropdown(sets, value=sets[0] if sets else None, label="Question set in evals/")
+        chosen = gr.Dropdown(sets, value=sets[0] if sets else None, label="Question set in evals/",
+                             elem_id="eval-set")
         uploaded = gr.File(file_types=[".jsonl"], label="…or upload one (JSON Lines)")
         limit = gr.Number(value=0, precision=0, label="Only the first N questions (0 = all)", elem_id="eval-limit")
+    fit_line = gr.Markdown(elem_id="eval-fit")
     run = gr.Button("Run evaluation (answerer and top-k from the Chat tab's settings)", variant="primary",
                     elem_id="run-eval")
     with gr.Row():
@@ -74,3 +80,13 @@ def evaluate_tab(settings: Settings, gr: Any, engine_for: Callable[[Settings], E
         return run_set(engine_for(settings), path, int(n or 0) or None, step, llm, int(k))
 
     run.click(go, [chosen, uploaded, limit, answerer, top_k], [summary, chart, table, report])
+
+    def warn(name: str | None) -> str:
+        return fit_warning(settings.evals_dir, indexed_documents(engine_for(settings)), name)
+
+    def update(indexed: dict[str, str]) -> tuple[Any, str]:
+        choices, first, warning = fit_choices(settings.evals_dir, indexed)
+        return gr.Dropdown(choices=choices, value=first), warning
+
+    chosen.input(warn, [chosen], [fit_line], show_progress="hidden")
+    return [chosen, fit_line], update

@@ -244,19 +244,3 @@ def remove_document(engine: Engine, source: str) -> str:
     if path.exists():
         path.unlink()
     return f"Removed {source}. " + index_now(engine, False)
-
-
-def example_questions(evals_dir: Path, limit: int = 6) -> list[str]:
-    """A few answerable questions from the first question set in evals/."""
-    import json
-
-    found: list[str] = []
-    for path in sorted(evals_dir.glob("*.jsonl"))[:1]:
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                item = json.loads(line)
-            except ValueError:
-                continue
-            if item.get("answerable", True) and item.get("question"):
-                found.append(str(item["question"]))
-    return found[:limit]

@@ -145,12 +145,6 @@ def test_chat_keeps_answering_while_the_index_is_rebuilt(own_engine):
     assert answered and "Sacks" in answered[0]
 
 
-def test_example_questions_come_from_evals(tmp_path):
-    (tmp_path / "a.jsonl").write_text('{"id": "1", "question": "Q one?"}\nnot json\n'
-                                      '{"id": "2", "question": "Q two?", "answerable": false}\n')
-    assert h.example_questions(tmp_path) == ["Q one?"]
-
-
 def test_evaluate_tab_runs_a_question_set(seed_engine, tmp_path):
     from rag.webui_eval import run_set
 
