@@ -56,6 +56,9 @@ class Settings(BaseSettings):
                            "(same answers). Run `rag index --rebuild` after turning it on.")
     chunk_size: int = Field(800, ge=100, description="Largest chunk, in characters (sentence-aligned).")
     chunk_overlap: int = Field(150, ge=0, description="Characters of trailing sentences repeated.")
+    index_workers: int = Field(
+        0, ge=0, le=64, description="Processes that load and chunk documents while the indexer embeds and writes; "
+                                    "0 = all in the indexing process (measured best on 2 cores, bench/RESULTS.md).")
     max_file_mb: float = Field(100.0, gt=0, description="Files larger than this are skipped when indexing.")
     file_seconds: float = Field(
         60.0, gt=0, description="Longest a PDF or office file may take to read (in a worker process); skipped past it.")

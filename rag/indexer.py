@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 from filelock import FileLock, Timeout
 
 from rag.chroma_client import damaged, quarantine_local_index, store_error, unreachable
-from rag.chunk import chunk_document
 from rag.config import Settings
 from rag.embed import Embedder, embedder_for
 from rag.errors import IndexBusyError, IndexUnavailableError, NoDocumentsError
+from rag.index_workers import loaded_chunks
 from rag.lexical import LexicalIndex
 from rag.limits import limits_for
-from rag.load import SUPPORTED, SkipFile, Skipped, SourceFile, load, scan
+from rag.load import SUPPORTED, Skipped, SourceFile, scan
 from rag.models import Chunk
 from rag.sentvec import with_sentence_vectors
 from rag.store import SCHEMA_VERSION, Store
@@ -242,16 +242,14 @@ def _plan(files: list[SourceFile], indexed: dict, report: IndexReport) -> list[S
 
 def _chunked(settings: Settings, todo: list[SourceFile], report: IndexReport,
              ) -> Iterator[tuple[SourceFile, list[Chunk]]]:
-    for f in todo:
-        try:
-            doc = load(f, warn=report.warnings.append, limits=limits_for(settings))
-        except SkipFile as exc:
-            report.skipped.append(Skipped(f.path, str(exc)))
-            if f.path in report.added:  # counted once, as skipped ("28 added, 18 skipped" for 10 documents)
-                report.added.remove(f.path)
-            yield f, []
-            continue
-        yield f, chunk_document(doc, settings.chunk_size, settings.chunk_overlap)
+    for loaded in loaded_chunks(todo, settings.chunk_size, settings.chunk_overlap, limits_for(settings),
+                                settings.index_workers):
+        report.warnings += loaded.warnings
+        if loaded.skipped is not None:
+            report.skipped.append(Skipped(loaded.file.path, loaded.skipped))
+            if loaded.file.path in report.added:  # counted once, as skipped ("28 added, 18 skipped" for 10)
+                report.added.remove(loaded.file.path)
+        yield loaded.file, loaded.chunks
 
 
 def _embed_and_write(settings: Settings, store: Store, embedder: Embedder, target: Collection,
