@@ -108,6 +108,9 @@ class Settings(BaseSettings):
     ui_username: str | None = Field(
         None, description="With ui_password set, the UI requires login; one without the other refuses to start.")
     ui_password: SecretStr | None = Field(None, description="Password for the UI login (not blank).")
+    ui_open_documents: bool = Field(
+        False, description="Let anyone who can reach the web UI add, remove and rebuild documents without a login "
+                           "(a machine only you use); off, these need ui_username and ui_password.")
     upload_max_mb: float = Field(20.0, gt=0, description="Largest file the UI accepts for upload.")
     evals_dir: Path = Field(Path("evals"), description="Folder of evaluation question sets.")
 

@@ -4,16 +4,18 @@
 "\\x1b]0;title" or "\\x1b]52;c;..." that writes the clipboard, and other ESC sequences) and every other
 C0/C1 control character, keeping new lines and tabs. `json_safe` does the same job for JSON output
 without changing the data: C1 characters, which `json.dumps(ensure_ascii=False)` leaves raw, are
-written as \\u escapes. `quoted_parts` keeps a "[2]" inside a quoted passage from passing for a marker.
+written as \\u escapes. `quoted_parts` keeps a "[2]" inside a quoted passage from passing for a marker;
+`admin_refusal` keeps the web UI's document actions for logged-in users.
 Left out: bidirectional-override characters (shown as they are).
 """
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from rag.config import Settings
     from rag.models import Answer
 
 # OSC/DCS/APC/PM strings run to BEL or ST; CSI to its final byte; other ESC sequences are two characters
@@ -41,3 +43,12 @@ def quoted_parts(answer: Answer) -> list[tuple[str, int]] | None:
     if not parts or answer.text != " ".join(f"{quote} [{n}]" for quote, n in parts):
         return None
     return parts
+
+
+def admin_refusal(settings: Settings, request: Any) -> str | None:
+    """Why the web request may not add, remove or rebuild documents, or None when it may: these need a
+    logged-in user (ui_username/ui_password), unless ui_open_documents lets anyone who reaches the UI."""
+    if settings.ui_open_documents or getattr(request, "username", None):
+        return None
+    return ("Refused: adding, removing and rebuilding documents need a login. Set ui_username and ui_password "
+            "(or ui_open_documents = true on a machine only you use), then restart.")

@@ -7,6 +7,7 @@ source in the side panel. One engine (embedder + index handle) serves every sess
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from rag import webui_extras as extras
 from rag import webui_handlers as h
 from rag.config import Settings
 from rag.errors import RagError
+from rag.safety import admin_refusal
 from rag.service import Engine, get_engine
 
 CSS = """
@@ -118,8 +120,9 @@ def _chat_tab(settings: Settings, gr: Any) -> Any:
 def _documents_tab(settings: Settings, gr: Any) -> tuple[Any, list[Any]]:
     table = gr.Dataframe(headers=["path", "title", "chunks", "indexed"], interactive=False, elem_id="docs-table")
     refresh = gr.Button("Refresh list")
-    uploads = gr.File(file_count="multiple", file_types=[s for s in h.SUPPORTED], label="Add documents",
-                      elem_id="upload")
+    # no file_types: Gradio would refuse other types itself and keep the file in its cache; add_files refuses
+    # them in one line and deletes every upload's copy
+    uploads = gr.File(file_count="multiple", label=f"Add documents ({' '.join(h.SUPPORTED)})", elem_id="upload")
     with gr.Row():
         add = gr.Button("Add and index", variant="primary", elem_id="add-docs")
         rebuild = gr.Button("Rebuild index", elem_id="rebuild")
@@ -132,23 +135,39 @@ def _documents_tab(settings: Settings, gr: Any) -> tuple[Any, list[Any]]:
         rows = h.documents_table(_engine(settings))
         return rows, gr.update(choices=[r[0] for r in rows], value=None)
 
-    def add_files(files: list | None, progress: Any = gr.Progress()) -> Any:
-        files = files or []
-        data = [(Path(getattr(f, "orig_name", None) or _name(f)).name, Path(_name(f)).read_bytes()) for f in files]
+    def add_files(files: list | None, progress: Any = gr.Progress(), request: Any = None) -> Any:
+        data = [(Path(getattr(f, "orig_name", None) or _name(f)).name, _taken(_name(f))) for f in files or []]
+        if refusal := admin_refusal(settings, request):
+            return (refusal, *listing(), None)
         message = h.add_uploads(_engine(settings), data, _progress(progress))
         return (message, *listing(), None)
 
-    def rebuild_all(progress: Any = gr.Progress()) -> Any:
-        return (h.index_now(_engine(settings), True, _progress(progress)), *listing())
+    def rebuild_all(progress: Any = gr.Progress(), request: Any = None) -> Any:
+        refusal = admin_refusal(settings, request)
+        return (refusal or h.index_now(_engine(settings), True, _progress(progress)), *listing())
 
-    def remove_one(source: str) -> Any:
-        return (h.remove_document(_engine(settings), source), *listing())
+    def remove_one(source: str, request: Any = None) -> Any:
+        refusal = admin_refusal(settings, request)
+        return (refusal or h.remove_document(_engine(settings), source), *listing())
 
+    for admin in (add_files, rebuild_all, remove_one):  # Gradio passes the request to a parameter typed so
+        admin.__annotations__["request"] = gr.Request
     refresh.click(listing, None, [table, to_remove])
-    add.click(add_files, [uploads], [status, table, to_remove, uploads])
-    rebuild.click(rebuild_all, None, [status, table, to_remove])
-    remove.click(remove_one, [to_remove], [status, table, to_remove])
+    private = {"api_visibility": "private"}  # hidden from the API page; admin_refusal is what guards them
+    add.click(add_files, [uploads], [status, table, to_remove, uploads], **private)
+    rebuild.click(rebuild_all, None, [status, table, to_remove], **private)
+    remove.click(remove_one, [to_remove], [status, table, to_remove], **private)
     return listing, [table, to_remove]
+
+
+def _taken(path: str) -> bytes:
+    """An uploaded file's bytes; Gradio's copy is deleted (it would stay downloadable from its cache)."""
+    file = Path(path)
+    data = file.read_bytes()
+    file.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        file.parent.rmdir()  # Gradio's folder for this upload, now empty
+    return data
 
 
 def _name(f: Any) -> str:
@@ -211,6 +230,7 @@ def launch(demo: Any, settings: Settings, **kwargs: Any) -> Any:
 def serve(settings: Settings, demo: Any = None) -> None:
     """`rag serve` / `python ui.py`: build the index if there is none, load the model, then serve
     (`demo`, or a new app for `settings`) until Ctrl-C."""
+    check_port_free(settings.ui_host, settings.ui_port)
     engine = get_engine(settings)
     report = engine.ensure_index(progress=_print_progress, notice=lambda why: print(why, flush=True))
     if report:
@@ -219,6 +239,23 @@ def serve(settings: Settings, demo: Any = None) -> None:
     engine.embedder.encode(["warm up"])
     print(f"Chat running on http://{settings.ui_host}:{settings.ui_port} (Ctrl-C to stop)", flush=True)
     launch(demo or build_demo(settings), settings)
+
+
+def check_port_free(host: str, port: int) -> None:
+    """ConfigError in one line when the UI's address cannot be listened on (before any slow start-up)."""
+    import socket
+
+    from rag.errors import ConfigError
+
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will: TIME_WAIT is no obstacle
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror}); is another server using it? "
+                              "Pick another port with --port or ui_port") from None
 
 
 def _print_progress(done: int, total: int, chunks: int, message: str) -> None:

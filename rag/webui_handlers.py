@@ -138,6 +138,7 @@ def chat(engine: Engine, question: str, messages: list[Message], history: list[t
     The answer is turn number len(history); its citation links say so (`#cite-<turn>-<n>`).
     """
     turn = len(history)
+    question = question if isinstance(question, str) else ""  # null over the API: "Please type a question."
     messages = [*messages, {"role": "user", "content": escape(question)}, {"role": "assistant", "content": ""}]
     text = ""
     try:

@@ -39,7 +39,7 @@ def app(tmp_path_factory, embedder):
     evals = tmp / "evals"
     evals.mkdir()
     shutil.copy(ROOT / "evals" / "seed.jsonl", evals / "seed.jsonl")
-    settings = make_settings(tmp, docs, ui_port=_free_port(), evals_dir=evals)
+    settings = make_settings(tmp, docs, ui_port=_free_port(), evals_dir=evals, ui_open_documents=True)
     engine = get_engine(settings)
     engine.embedder = embedder
     engine.retriever.embedder = embedder
