@@ -16,6 +16,12 @@ its neighbours, else the pair is `unsupported` whatever its score. The sentence 
                  that names something, e.g. a firm, that no cited passage mentions);
 - `unsupported`: anything else, and every sentence that cites nothing.
 
+Number words count as numbers ("eight" -> 8) and month and day names must match too. A sentence that
+would be `supported` or `weak` is then read for who did what, which way (rag.claims: the actor, who it
+is according to, negation, opposite words) against its best source sentence, and is `unsupported` when
+they clash. Every `unsupported` sentence carries its reason in a few words ("the source names Rover",
+"the source says scrapping", "the source does not say 6.5").
+
 A sentence citing several sources takes the status of the best one. Nothing here raises on arbitrary
 model output.
 """
@@ -28,6 +34,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from rag import claims
 from rag.embed import Embedder
 from rag.lexical import analyze
 from rag.models import Hit, SentenceStatus
@@ -134,6 +141,7 @@ class Support:
     cosine: float
     facts_ok: bool
     status: SentenceStatus
+    reason: str = ""  # why the source does not support the sentence, when it does not
 
 
 @dataclass(frozen=True)
@@ -145,6 +153,19 @@ class Checked:
     status: SentenceStatus
     score: float
     supports: tuple[Support, ...] = ()
+    reason: str = ""  # for an unsupported sentence: why, in a few words
+
+
+_NUMBER_WORDS = {w: str(i) for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty".split()) if i >= 2}
+_NUMBER_WORDS |= {w: str(10 * i) for i, w in enumerate("thirty forty fifty sixty seventy eighty ninety".split(), 3)}
+CALENDAR = frozenset("january february march april june july august september october november december "
+                     "monday tuesday wednesday thursday friday saturday sunday".split())
+
+
+_SCALES = {"m": "m", "mn": "m", "million": "m", "millions": "m", "b": "bn", "bn": "bn", "billion": "bn",
+           "billions": "bn", "tn": "tn", "trn": "tn", "trillion": "tn"}
 
 
 def _number_key(token: str) -> str:
@@ -153,9 +174,31 @@ def _number_key(token: str) -> str:
     return m.group() if m else token
 
 
+def _facts(text: str) -> list[tuple[str, str]]:
+    """(number, number with its scale or '') of each figure, and (name, '') of each month or day."""
+    words, found = tokens(text), []
+    for i, t in enumerate(words):
+        if re.search(r"\d", t):
+            key = _number_key(t.replace(",", ""))
+            suffix = t.replace(",", "").lstrip("$£€")[len(key):]
+            scale = _SCALES.get(suffix) or (_SCALES.get(words[i + 1], "") if i + 1 < len(words) else "")
+            found.append((key, key + scale if scale and key[:1].isdigit() else ""))
+        elif t in _NUMBER_WORDS:
+            found.append((_NUMBER_WORDS[t], ""))
+        elif t in CALENDAR:
+            found.append((t, ""))
+    return found
+
+
 def fact_numbers(text: str) -> set[str]:
-    """Numbers of a text, normalised: '$5.6' -> '5.6', '589bn' -> '589', 'R1' -> 'r1'."""
-    return {_number_key(t.replace(",", "")) for t in tokens(text) if re.search(r"\d", t)}
+    """Figures a text states: '$5.6 million' -> 5.6 and 5.6m, '589bn' -> 589 and 589bn, 'R1' -> r1,
+    'eight' -> 8; and its month and day names ('january')."""
+    return {k for pair in _facts(text) for k in pair if k}
+
+
+def claim_numbers(text: str) -> set[str]:
+    """Figures a claim states, with their scale when it gives one: "$589 million" -> 589m only."""
+    return {scaled or key for key, scaled in _facts(text)}
 
 
 def name_words(text: str) -> set[str]:
@@ -176,23 +219,43 @@ def _source_sentences(hit: Hit) -> list[tuple[int, int]]:
 
 
 def _support(n: int, claim: str, claim_vec: np.ndarray, hit: Hit, vecs: np.ndarray) -> Support:
-    """The best sentence of source `n` for `claim` (facts checked against it and its neighbours)."""
+    """The best sentence of source `n` for `claim` (facts checked against it and its neighbours), then
+    read for a clash of actor or direction (rag.claims)."""
     text = hit.chunk.text
     spans = _source_sentences(hit)
     terms = set(analyze(claim))
-    numbers, names = fact_numbers(claim), name_words(claim)
-    best: Support | None = None
+    numbers, names = claim_numbers(claim), name_words(claim)
+    cands = []
     for i, (s, e) in enumerate(spans):
         window = text[spans[max(0, i - 1)][0]:spans[min(len(spans) - 1, i + 1)][1]]
         facts_ok = numbers <= fact_numbers(window) and names <= set(tokens(window))
         overlap = len(terms & set(analyze(text[s:e]))) / len(terms) if terms else 0.0
         cosine = float(vecs[i] @ claim_vec)
         score = W_COSINE * cosine + W_OVERLAP * overlap
-        cand = Support(n, s, e, score, cosine, facts_ok, _status(score, cosine, facts_ok, len(terms)))
-        if best is None or (cand.facts_ok, cand.score) > (best.facts_ok, best.score):
-            best = cand
-    assert best is not None
-    return best
+        status = _status(score, cosine, facts_ok, len(terms))
+        cands.append((i, Support(n, s, e, score, cosine, facts_ok, status, _low(status))))
+    cands.sort(key=lambda c: (c[1].facts_ok, c[1].score), reverse=True)
+    i, best = cands[0]
+    if best.status != "unsupported":
+        before = [text[s:e] for s, e in spans[max(0, i - 3):i]]
+        clash = claims.contradiction(claim, text[best.start:best.end], before, text)
+        return replace(best, status="unsupported", reason=clash) if clash else best
+    if best.facts_ok:
+        return best
+    window = text[spans[max(0, i - 1)][0]:spans[min(len(spans) - 1, i + 1)][1]]
+    return replace(best, reason=_missing_facts(numbers, names, window))
+
+
+def _low(status: SentenceStatus) -> str:
+    return "the source does not say this" if status == "unsupported" else ""
+
+
+def _missing_facts(numbers: set[str], names: set[str], window: str) -> str:
+    missing_numbers = sorted(numbers - fact_numbers(window))
+    if missing_numbers:
+        return f"the source does not say {', '.join(missing_numbers[:2])}"  # e.g. "6.5", "589m", "march"
+    missing = sorted(names - set(tokens(window)))
+    return f"the source does not name {' '.join(missing[:2]).title()}"
 
 
 def _foreign_names(claim: str, passages: list[str]) -> bool:
@@ -220,13 +283,13 @@ def _check(i: int, text: str, cites: tuple[int, ...], hits: Sequence[Hit], vecs:
     cites = tuple(n for n in cites if n in source_vecs)
     if not cites:
         status: SentenceStatus = "weak" if says_documents_do_not_say(text) else "unsupported"
-        return Checked(text, (), status, 0.0)
+        return Checked(text, (), status, 0.0, reason="" if status == "weak" else "cites no source")
     supports = tuple(_support(n, text, vecs[i], hits[n - 1], source_vecs[n]) for n in cites)
     order = {"supported": 2, "weak": 1, "unsupported": 0}
     if _foreign_names(text, [hits[n - 1].chunk.text for n in cites]):
         supports = tuple(replace(s, status="weak") if s.status == "supported" else s for s in supports)
     best = max(supports, key=lambda s: (order[s.status], s.score))
-    return Checked(text, cites, best.status, best.score, supports)
+    return Checked(text, cites, best.status, best.score, supports, best.reason if best.status == "unsupported" else "")
 
 
 def citation_precision(checked: Sequence[Checked]) -> float | None:
