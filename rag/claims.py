@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
-from rag.lexicon import NEGATING_HEADS, NEGATORS, OPPOSITES, TITLES, alias, side_of
+from rag.lexicon import ALIASES, TITLES, alias
 
 Token = Any  # spacy.tokens.Token (spaCy is imported lazily)
 SUBJECTS = {"nsubj", "nsubjpass"}
@@ -35,7 +35,7 @@ CORE_SKIP = {"prep", "relcl", "acl", "appos", "amod", "advcl", "punct", "npadvmo
 PRONOUNS = {"he", "she", "they", "it", "we", "his", "her", "its", "their"}
 REPORTING = {"say", "tell", "claim", "report", "write", "add", "note", "warn", "argue", "suggest", "insist",
              "believe", "state", "announce", "point"}
-_SOURCE_TAGS = {"PERSON", "ORG", "GPE", "NORP", "WORK_OF_ART", "FAC"}
+PLACE_KEYS = frozenset(ALIASES.values())
 
 
 @lru_cache(maxsize=1)
@@ -81,8 +81,11 @@ def _core(head: Token) -> list[Token]:
 
 
 def subject_names(head: Token) -> set[str]:
-    """Names of a subject: its core; else its prepositional phrases ("analysts at Bernstein")."""
+    """Names of a subject: its core, with the name in apposition to a common noun ("the chairman,
+    Barry Sheerman"); else its prepositional phrases ("analysts at Bernstein")."""
     core = names(_core(head))
+    if head.pos_ != "PROPN":
+        core |= names(t for c in head.children if c.dep_ == "appos" for t in _core(c))
     if core:
         return core
     preps = [t for c in head.children if c.dep_ == "prep" for t in c.subtree]
@@ -128,6 +131,15 @@ def _display(head: Token) -> str:
     return " ".join(t.text.removesuffix("'s") for t in best)
 
 
+def _overlap(mine: set[str], theirs: set[str]) -> bool:
+    """Shared names, not counting place words ("Scottish Executive" vs "Scottish National Party")
+    unless one side has nothing else."""
+    strong_mine, strong_theirs = mine - PLACE_KEYS, theirs - PLACE_KEYS
+    if strong_mine and strong_theirs:
+        return bool(strong_mine & strong_theirs)
+    return bool(mine & theirs)
+
+
 def actor_clash(claim: Any, source: Any, before: Sequence[str]) -> str | None:
     """'the source names X' when a shared predicate has another named subject in the source."""
     theirs = clauses(source)
@@ -139,7 +151,11 @@ def actor_clash(claim: Any, source: Any, before: Sequence[str]) -> str | None:
         for s in theirs[lemma]:
             found, display = (subject_names(s), _display(s)) if subject_names(s) else (
                 _referent(before) if _unnamed(s) else (set(), ""))
-            if found & mine:
+            if _unnamed(s) and not subject_names(s):  # "their company": maybe a subject named earlier on
+                earlier = [c for c in source if c.dep_ in SUBJECTS and c.i < s.i and subject_names(c)]
+                if earlier:
+                    found, display = found | names(t for t in source if t.i < s.i), _display(earlier[-1])
+            if _overlap(found, mine):
                 break
             if found:
                 shown.append(display)

@@ -129,7 +129,7 @@ def _checked_answer(question: str, hits: Sequence[Hit], model: BaseChatModel, cl
     sentences = tuple(
         SentenceCheck(text=f"{c.text} {cite.format_markers([mapping[n] for n in c.citations])}".strip(),
                       citations=tuple(mapping[n] for n in c.citations), status=c.status,
-                      score=round(c.score, 4))
+                      score=round(c.score, 4), reason=c.reason)
         for c in checked)
     citations = tuple(_citation(mapping[old], hits[old - 1], checked, old) for old in order)
     notices: tuple[str, ...] = ()

@@ -86,6 +86,7 @@ class SentenceCheck:
     citations: tuple[int, ...]
     status: SentenceStatus
     score: float
+    reason: str = ""  # why an unsupported sentence is not supported ("the source names Rover")
 
 
 @dataclass(frozen=True)

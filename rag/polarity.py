@@ -7,6 +7,8 @@ a negating head above it ("denied that ...", "refused to ...", "failed to ...", 
 wrong"); an even number of negations cancels out. Direct objects are compared too ("ruled out legal
 action" vs "might take legal action").
 
+A source that calls what it reports "wrong", "false" or "untrue" negates a claim that does not.
+
 `direction_clash(claim, source)` finds a claim word whose opposite side (rag.lexicon.OPPOSITES) the
 source uses while the source uses no word of its own side; a negated word ("did not rise") and "less
 expensive" count as the other side, and the parts of hyphenated modifiers ("lower-cost") are left out.
@@ -22,6 +24,8 @@ from rag.lexicon import NEGATING_HEADS, NEGATORS, OPPOSITES, side_of
 
 Token = Any
 STOP_AT = {"ccomp", "xcomp", "advcl", "relcl", "acl", "conj", "parataxis", "csubj", "pcomp", "prep"}
+VERDICTS = {"wrong", "false", "untrue", "mistaken", "incorrect"}  # a source calling its content untrue
+SUBJECTS = {"nsubj", "nsubjpass", "csubj", "csubjpass"}
 GENERIC = {"be", "have", "do", "say", "will", "would", "could", "may", "might", "can"}
 
 
@@ -41,7 +45,8 @@ def _marker(t: Token) -> int:
 
 def _own(t: Token, skip: Token | None = None) -> int:
     """Negations in t's own clause (not in clauses below it, nor in the child `skip`)."""
-    count, both, todo = 0, False, [c for c in t.children if c is not skip]
+    skipped = skip.i if skip is not None else -1  # spaCy makes a new Token object on each access: compare .i
+    count, both, todo = 0, False, [c for c in t.children if c.i != skipped]
     while todo:
         c = todo.pop()
         if c.dep_ in STOP_AT:
@@ -49,7 +54,7 @@ def _own(t: Token, skip: Token | None = None) -> int:
         count += _marker(c)
         both = both or c.lower_ in ("neither", "nor")
         todo += list(c.children)
-    negating = any(c.dep_ == "acomp" and c.lemma_.lower() in NEGATING_HEADS for c in t.children if c is not skip)
+    negating = any(c.dep_ == "acomp" and c.lemma_.lower() in NEGATING_HEADS for c in t.children if c.i != skipped)
     return count + int(both) + int(negating)
 
 
@@ -64,6 +69,9 @@ def negated(t: Token) -> bool:
     total, child = _own(t), t
     for a in t.ancestors:
         if child.dep_ == "conj":
+            break
+        if child.dep_ in SUBJECTS:  # "the claim that X ... is wrong": only a negating predicate reaches X
+            total += int(any(c.dep_ == "acomp" and c.lemma_.lower() in NEGATING_HEADS for c in a.children))
             break
         total += _own(a, skip=child) + int(_negating(a))
         child = a
@@ -84,6 +92,9 @@ def _predicates(doc: Any) -> dict[str, Token]:
 
 def polarity_clash(claim: Any, source: Any) -> str | None:
     """'the source negates "X"' / 'the source does not negate "X"' for a verb negated on one side only."""
+    verdicts = {t.lemma_.lower(): t.text for t in source if t.lemma_.lower() in VERDICTS}
+    if verdicts and not any(t.lemma_.lower() in VERDICTS for t in claim):  # "Suggestions that X ... are wrong"
+        return f"the source says {next(iter(verdicts.values()))}"
     theirs = _predicates(source)
     for lemma, mine in _predicates(claim).items():
         if lemma in theirs and negated(mine) != negated(theirs[lemma]):

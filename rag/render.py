@@ -29,7 +29,7 @@ def answer_as_text(answer: Answer, streamed: bool = False) -> str:
         lines.append("Sources:")
         lines += [f"  [{c.n}] {c.title} — {_where(c)}\n      “{c.quote}”" for c in answer.citations]
     if answer.sentences and streamed:
-        lines += [f"  (!) not supported by its citation: {s.text}" for s in answer.sentences
+        lines += [f"  (!) not supported by its citation{_why(s.reason)}: {s.text}" for s in answer.sentences
                   if s.status == "unsupported"]
     if answer.sentences:
         bad = answer.unsupported_count
@@ -41,11 +41,17 @@ def answer_as_text(answer: Answer, streamed: bool = False) -> str:
     return "\n".join(lines)
 
 
+def _why(reason: str) -> str:
+    return f" ({reason})" if reason else ""
+
+
 def _marked_text(answer: Answer) -> str:
+    """The answer's sentences, each unsupported one followed by (!) and why: "(! the source names Rover)"."""
     if not answer.sentences:  # an extractive answer: its quotes in quotation marks, "[2]" inside is their text
         parts = quoted_parts(answer)
         return " ".join(f"“{quote}” [{n}]" for quote, n in parts) if parts else answer.text
-    return " ".join(s.text + _STATUS_MARK[s.status] for s in answer.sentences)
+    return " ".join(s.text + (f" (! {s.reason})" if s.status == "unsupported" and s.reason else _STATUS_MARK[s.status])
+                    for s in answer.sentences)
 
 
 def _age(seconds: float) -> str:

@@ -55,7 +55,7 @@ def answer_html(result: Answer, turn: int = 0) -> str:
         if nearest:
             body += f"<div><b>Nearest passages</b><ul>{nearest}</ul></div>"
     elif result.sentences:
-        body = " ".join(_sentence_html(s.text, s.citations, s.status, turn) for s in result.sentences)
+        body = " ".join(_sentence_html(s.text, s.citations, s.status, turn, s.reason) for s in result.sentences)
     elif parts := quoted_parts(result):  # extractive: a "[1]" inside a quote is document text, not a link
         body = " ".join(escape(quote) + _cite_link(turn, n) for quote, n in parts)
     else:
@@ -69,13 +69,15 @@ def answer_html(result: Answer, turn: int = 0) -> str:
     return f'{body}{notes}<div class="answerer">{footer}</div>'
 
 
-def _sentence_html(text: str, cited: Sequence[int], status: str, turn: int) -> str:
+def _sentence_html(text: str, cited: Sequence[int], status: str, turn: int, reason: str = "") -> str:
+    """One answer sentence; an unsupported one is flagged with why ("⚠ unsupported: the source names Rover")."""
     links = "".join(_cite_link(turn, n) for n in cited)
     if status == "supported":
         return f"{escape(text)}{links}"
-    label = _STATUS_LABEL[status]
-    flag = f' <sup class="flag" title="{label}">⚠ unsupported</sup>' if status == "unsupported" else ""
-    return f'<span class="{status}" title="{label}">{escape(text)}</span>{links}{flag}'
+    label = _STATUS_LABEL[status] + (f": {reason}" if reason else "")
+    why = f": {escape(reason)}" if reason else ""
+    flag = f' <sup class="flag" title="{escape(label)}">⚠ unsupported{why}</sup>' if status == "unsupported" else ""
+    return f'<span class="{status}" title="{escape(label)}">{escape(text)}</span>{links}{flag}'
 
 
 def source_panel(citation: Citation | None) -> str:

@@ -83,6 +83,8 @@ ROVER = "Rover's sales fell 8%, while Ford's rose."
     # negation, in the clause or above it
     ("The firm did not confirm the deal.", "The firm confirmed the deal on Friday.", (), "confirmed"),
     ("The firm said it had cut jobs.", "The firm denied that it had cut jobs.", (), 'negates "cut"'),
+    ("She says outsourcing is to blame.", "Suggestions that outsourcing is to blame are wrong, she says.", (),
+     "the source says wrong"),
     ("The athletes have already responded to the charges.", "The athletes are yet to respond to the charges.",
      (), 'negates "respond"'),
 ])
