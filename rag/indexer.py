@@ -1,9 +1,10 @@
 """Build and update the index: scan -> plan -> load -> chunk -> embed -> write, under a lock.
 
 Incremental by default: only new and changed files are embedded, removed files' chunks are deleted.
-A document's chunks are written in one Chroma call after its old ones are deleted, so it is either
-all present or all absent (one too long for a call, over 5000 chunks, is embedded again by the next
-run if a crash cut it, see Store.add). `rebuild=True` (or a change of embedder/chunker/schema) fills a new
+A document's chunks are written in one Chroma call (new ids: they hold the content's hash), then an
+edited document's old chunks are deleted, so a crash leaves it whole, old or new (or both, which the next
+run sees and cleans); one too long for a call, over 5000 chunks, is embedded again by the next run if a
+crash cut it, see Store.add. `rebuild=True` (or a change of embedder/chunker/schema) fills a new
 generation and switches to it only at the end: a crash half-way leaves the previous index answering.
 """
 
@@ -254,7 +255,8 @@ def _chunked(settings: Settings, todo: list[SourceFile], report: IndexReport,
 
 def _embed_and_write(settings: Settings, store: Store, embedder: Embedder, target: Collection,
                      todo: list[SourceFile], report: IndexReport, progress: ProgressFn | None) -> None:
-    """Embed in batches of whole documents; each document's old chunks go just before its new ones."""
+    """Embed in batches of whole documents; an edited document's old chunks go just after its new ones are
+    written, so a crash in between leaves the old version answering (and the next run finishes the job)."""
     batch: list[tuple[SourceFile, list[Chunk]]] = []
     done = 0
 
@@ -264,8 +266,8 @@ def _embed_and_write(settings: Settings, store: Store, embedder: Embedder, targe
         vectors = embedder.encode([c.text for c in chunks])
         if settings.sentence_vectors:
             chunks = with_sentence_vectors(chunks, embedder)
-        store.delete_sources(target, [f.path for f, _ in batch if f.path in report.changed])
-        store.add(target, chunks, vectors, {f.path: f.aliases for f, _ in batch})
+        store.add(target, chunks, vectors, {f.path: f.aliases for f, _ in batch})  # new ids: the old version
+        store.delete_older(target, {f.path: f.sha for f, _ in batch if f.path in report.changed})  # answers till here
         report.chunks_embedded += len(chunks)
         done += len(batch)
         batch.clear()

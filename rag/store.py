@@ -150,19 +150,22 @@ class Store:
     # -- contents ---------------------------------------------------------------------------
     def documents(self, collection: Collection) -> dict[str, IndexedDocument]:
         """Per source path, what is indexed (read from the chunk metadata); doc_sha is "" for a document
-        a crash left part-written (see `add`), so that the next run embeds it again."""
+        a crash left part-written (see `add`) or with two versions, so that the next run embeds it again."""
         found: dict[str, IndexedDocument] = {}
         whole: dict[str, int] = {}
+        versions: dict[str, set[str]] = {}  # two: a crash between writing a new version and deleting the old
         for _ids, _texts, metas in self._pages(collection, include=["metadatas"]):
             for meta in metas:
                 src = str(meta["source"])
+                versions.setdefault(src, set()).add(str(meta.get("doc_sha", "")))
                 whole[src] = int(meta.get("doc_chunks", 0))  # 0: written before it was recorded
                 seen = found.get(src)
                 found[src] = IndexedDocument(
                     source=src, title=str(meta.get("title", "")), doc_sha=str(meta.get("doc_sha", "")),
                     aliases=tuple(a for a in str(meta.get("aliases", "")).split("\n") if a),
                     chunks=(seen.chunks if seen else 0) + 1, indexed_at=float(meta.get("indexed_at", 0.0)))
-        return {src: doc if whole[src] in (0, doc.chunks) else replace(doc, doc_sha="") for src, doc in found.items()}
+        return {src: doc if whole[src] in (0, doc.chunks) and len(versions[src]) == 1 else replace(doc, doc_sha="")
+                for src, doc in found.items()}
 
     def all_chunks(self, collection: Collection) -> list[Chunk]:
         chunks: list[Chunk] = []
@@ -194,6 +197,11 @@ class Store:
                 metadatas=[_chunk_metadata(c, aliases.get(c.source, ()), now, doc_chunks[c.source])  # type: ignore[misc]
                            for c in chunks[i:j]],
             )
+
+    def delete_older(self, collection: Collection, current: Mapping[str, str]) -> None:
+        """Delete the chunks of each source (path -> its current doc sha) that belong to another version."""
+        for source, sha in current.items():
+            collection.delete(where={"$and": [{"source": source}, {"doc_sha": {"$ne": sha}}]})  # type: ignore[dict-item]
 
     def delete_sources(self, collection: Collection, sources: Iterable[str]) -> None:
         for source in sources:

@@ -199,3 +199,55 @@ def test_a_file_slower_than_the_time_limit_is_abandoned(tmp_path, embedder):
     skipped = [(s.path, s.reason) for s in report.skipped]
     assert skipped == [("slow.pdf", "reading took over 1 s (file_seconds); skipped")]
     assert report.documents_total == 1
+
+
+# 7. a crash between an edited document's old chunks and its new ones -----------------------------------
+KILL_AT = """
+import os, signal, sys
+from chromadb.api.models.Collection import Collection
+
+def killed(self, *args, **kwargs):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+setattr(Collection, sys.argv[1], killed)  # the first write of this kind in the run is where it dies
+from rag.cli import app
+app(sys.argv[2:], prog_name="rag")
+"""
+LIGHTHOUSE = "Lighthouse\n\nThe lighthouse on Gull Island was painted {} in {}. Its keeper lives in the tower.\n"
+
+
+@pytest.mark.parametrize("stage", ["upsert", "delete"])
+def test_an_edited_document_still_answers_after_a_kill_mid_update(tmp_path, embedder, stage):
+    from rag.chroma_client import forget_local_client
+    from rag.indexer import build_index
+    from rag.service import Engine, answer
+    from rag.store import Store
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "other.txt").write_text("Harbour\n\nThe harbour crane lifts containers from the night ferry.\n")
+    (docs / "lighthouse.txt").write_text(LIGHTHOUSE.format("red", 1990))
+    settings = make_settings(tmp_path, docs)
+    build_index(settings, embedder=embedder)
+    forget_local_client(settings.index_dir / "chroma")
+    (docs / "lighthouse.txt").write_text(LIGHTHOUSE.format("blue", 2020))
+    killed = subprocess.run([sys.executable, "-c", KILL_AT, stage, "index", "--docs", str(docs), "--index",
+                             str(settings.index_dir)], cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert killed.returncode == -9, killed.stderr[-2000:]
+
+    forget_local_client(settings.index_dir / "chroma")
+    store = Store(settings)
+    collection = store.active()
+    assert collection is not None
+    indexed = store.documents(collection)
+    assert "lighthouse.txt" in indexed, "the edited document vanished from the index"
+    result = answer("What colour was the lighthouse on Gull Island painted?", engine=Engine(settings, embedder))
+    assert not result.abstained and result.citations[0].source == "lighthouse.txt", result.text
+    forget_local_client(settings.index_dir / "chroma")
+
+    report = build_index(settings, embedder=embedder)  # the next run finishes the update
+    assert "lighthouse.txt" in report.changed
+    chunks = [c for c in Store(settings).all_chunks(Store(settings).active()) if c.source == "lighthouse.txt"]
+    assert chunks and all("blue" in c.text for c in chunks), [c.text for c in chunks]
+    forget_local_client(settings.index_dir / "chroma")
