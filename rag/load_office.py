@@ -16,7 +16,7 @@ import datetime as dt
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from rag.load import SkipFile
 
@@ -26,12 +26,14 @@ _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _KIND = {".docx": "Word file", ".pptx": "PowerPoint file", ".xlsx": "Excel file", ".xlsm": "Excel file",
          ".xls": "Excel file", ".epub": "e-book"}
 _LABEL_MAX = 80
+L = TypeVar("L", str, int)
 
 
-def join_blocks(blocks: Iterable[Block]) -> tuple[str, Sections]:
-    """The blocks' texts joined by blank lines, and (label, start, end) of each non-empty one."""
+def join_blocks(blocks: Iterable[tuple[L, str]]) -> tuple[str, tuple[tuple[L, int, int], ...]]:
+    """The blocks' texts joined by blank lines, and (label, start, end) of each non-empty one (the label
+    of a PDF page is its number)."""
     parts: list[str] = []
-    sections: list[tuple[str, int, int]] = []
+    sections: list[tuple[L, int, int]] = []
     pos = 0
     for label, text in blocks:
         text = text.strip()

@@ -47,16 +47,6 @@ def read_pdf(path: Path) -> tuple[str, tuple[tuple[int, int, int], ...]]:
         raise SkipFile(f"unreadable PDF: {reason}") from None
     if not any(page_texts):
         raise SkipFile("PDF has no text layer (scanned?); OCR it first")
-    parts: list[str] = []
-    pages: list[tuple[int, int, int]] = []
-    pos = 0
-    for number, page_text in enumerate(page_texts, start=1):
-        if not page_text:
-            continue
-        if parts:
-            parts.append("\n\n")
-            pos += 2
-        parts.append(page_text)
-        pages.append((number, pos, pos + len(page_text)))
-        pos += len(page_text)
-    return "".join(parts), tuple(pages)
+    from rag.load_office import join_blocks
+
+    return join_blocks(enumerate(page_texts, start=1))
