@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from office_corpus import build_broken, build_corpus
-from test_ui_browser import CHROMIUM, _free_port, ask, browser, shoot  # noqa: F401  (browser is a fixture)
+from test_ui_browser import CHROMIUM, _free_port, browser, shoot  # noqa: F401  (browser is a fixture)
 from typer.testing import CliRunner
 
 from conftest import ROOT, SEED_FILE, SEEDS, make_settings
@@ -30,7 +30,7 @@ def app(tmp_path_factory, embedder):
     shutil.copy(SEEDS / SEED_FILE, docs / SEED_FILE)
     for name in ("bbc-heldout.jsonl", "bbc.jsonl", "seed.jsonl"):  # the BBC sets name documents not indexed
         shutil.copy(ROOT / "evals" / name, evals / name)
-    settings = make_settings(tmp, docs, ui_port=_free_port(), evals_dir=evals)
+    settings = make_settings(tmp, docs, ui_port=_free_port(), evals_dir=evals, ui_open_documents=True)
     engine = get_engine(settings)
     engine.embedder = engine.retriever.embedder = embedder
     engine.ensure_index()
@@ -48,6 +48,17 @@ def page(browser, app):  # noqa: F811
                            "document.querySelector('#examples').innerText.includes('?')", timeout=60_000)
     yield page
     page.close()
+
+
+def ask(page, question: str) -> None:  # noqa: F811  (test_ui_browser's ask returns early on a second question)
+    """Ask, then wait until one more answer is there, complete."""
+    before = page.locator("#chat [data-testid='bot']").count()
+    page.fill("#question textarea", question)
+    page.click("#ask")
+    page.wait_for_function(
+        "n => document.querySelectorAll(\"#chat [data-testid='bot']\").length > n && "
+        "!document.querySelector('#chat').innerText.includes('▌') && "
+        "document.querySelector('#detail').innerText.includes('Answered by')", arg=before, timeout=120_000)
 
 
 def _seed_questions() -> set[str]:
