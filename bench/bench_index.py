@@ -31,7 +31,7 @@ def main() -> None:
     if index.exists() and any(index.iterdir()):
         raise SystemExit(f"{index} is not empty; remove it or pass another --index")
 
-    from rag.embed import Embedder
+    from rag.embed import SentenceTransformerEmbedder as Embedder
     from rag.indexer import build_index
     from rag.store import Store
 

@@ -44,7 +44,7 @@ def reusing_embedder(settings: Any, source_index: Path | None) -> Any:
     and query latency at scale for real, and the model's forward pass only for the new texts; the
     embedding time of distinct text is estimated from the measured encode rate (see main).
     """
-    from rag.embed import Embedder
+    from rag.embed import SentenceTransformerEmbedder as Embedder
     from rag.store import Store
 
     class ReusingEmbedder(Embedder):

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from rag.config import Settings
-from rag.errors import IndexUnavailableError
+from rag.errors import IndexUnavailableError, one_line
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
@@ -38,7 +38,7 @@ def open_client(settings: Settings) -> ClientAPI:
                                        ssl=url.scheme == "https", settings=chroma_settings)
         except Exception as exc:
             raise IndexUnavailableError(
-                f"Chroma server at {settings.chroma_url} does not answer ({_short(exc)})") from exc
+                f"Chroma server at {settings.chroma_url} does not answer ({one_line(exc)})") from exc
     path = settings.index_dir / "chroma"
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -47,7 +47,7 @@ def open_client(settings: Settings) -> ClientAPI:
         if isinstance(exc, KeyboardInterrupt | SystemExit):
             raise
         forget_local_client(path)
-        raise IndexUnavailableError(f"the index at {path} cannot be opened ({_short(exc)})") from exc
+        raise IndexUnavailableError(f"the index at {path} cannot be opened ({one_line(exc)})") from exc
 
 
 def forget_local_client(path: Path, grace: float = 0.0) -> None:
@@ -80,10 +80,6 @@ def _stop_quietly(system: Any) -> None:
         system.stop()
 
 
-def _short(exc: BaseException) -> str:
-    return (str(exc).splitlines() or [type(exc).__name__])[0][:200]
-
-
 def unreachable(exc: BaseException) -> bool:
     """True when `exc` (or what caused it) is a failure to reach a server, not a problem of the index."""
     import httpx
@@ -104,9 +100,9 @@ def store_error(settings: Settings, exc: BaseException, doing: str = "read") -> 
         return IndexUnavailableError(str(exc))
     if settings.chroma_url and unreachable(exc):
         return IndexUnavailableError(
-            f"the Chroma server at {settings.chroma_url} does not answer ({_short(exc)}); is it running?")
+            f"the Chroma server at {settings.chroma_url} does not answer ({one_line(exc)}); is it running?")
     location = settings.chroma_url or str(settings.index_dir / "chroma")
-    return IndexUnavailableError(f"the index at {location} cannot be {doing} ({_short(exc)})")
+    return IndexUnavailableError(f"the index at {location} cannot be {doing} ({one_line(exc)})")
 
 
 _DAMAGED = ("database disk image is malformed", "file is not a database", "no such table", "no such column")

@@ -270,7 +270,7 @@ def check_sentences(sentences: Sequence[ParsedSentence], hits: Sequence[Hit], em
     spans = {n: _source_sentences(hits[n - 1]) for n in needed}
     texts = [hits[n - 1].chunk.text[s:e] for n in needed for s, e in spans[n]]
     claims = [text for text, _ in sentences]
-    vecs = embedder.encode(claims + texts) if claims else np.zeros((0, 1), dtype=np.float32)
+    vecs = embedder.encode_documents(claims + texts) if claims else np.zeros((0, 1), dtype=np.float32)
     source_vecs, offset = {}, len(claims)
     for n in needed:
         source_vecs[n] = vecs[offset:offset + len(spans[n])]
@@ -290,6 +290,16 @@ def _check(i: int, text: str, cites: tuple[int, ...], hits: Sequence[Hit], vecs:
         supports = tuple(replace(s, status="weak") if s.status == "supported" else s for s in supports)
     best = max(supports, key=lambda s: (order[s.status], s.score))
     return Checked(text, cites, best.status, best.score, supports, best.reason if best.status == "unsupported" else "")
+
+
+class EmbeddingChecker:
+    """The default `CitationChecker`: `check_sentences` with one embedder (see the module docstring)."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+
+    def check(self, sentences: Sequence[ParsedSentence], hits: Sequence[Hit]) -> list[Checked]:
+        return check_sentences(sentences, hits, self.embedder)
 
 
 def citation_precision(checked: Sequence[Checked]) -> float | None:

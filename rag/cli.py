@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+from rag.backends import backend_names
+from rag.errors import RagError
+from rag.progress import progress_bar
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Ask questions of your documents; every answer cites the passages it rests on.")
@@ -20,10 +24,11 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 DocsOpt = Annotated[Path | None, typer.Option("--docs", help="Documents folder (default: settings).")]
 IndexOpt = Annotated[Path | None, typer.Option("--index", help="Index folder (default: settings).")]
 TopKOpt = Annotated[int | None, typer.Option("-k", "--top-k", min=1, max=50, help="Chunks to retrieve.")]
-LlmOpt = Annotated[str | None, typer.Option(help="Answerer: extractive, openai, ollama or llamacpp.")]
+LlmOpt = Annotated[str | None, typer.Option(help=f"Answerer: {backend_names()}.")]
 RebuildOpt = Annotated[bool, typer.Option("--rebuild", help="Build a fresh index, then switch to it.")]
 OutOpt = Annotated[Path | None, typer.Option(help="Folder for results.jsonl, summary.json, report.md/png.")]
 CompareOpt = Annotated[bool, typer.Option("--compare", help="Compare two run folders: rag eval --compare A B.")]
+FILES = "files · {task.fields[chunks]} chunks"
 MinOpt = Annotated[list[str] | None, typer.Option("--min", help="METRIC=VALUE; exit 1 when a metric is below.")]
 
 
@@ -45,8 +50,6 @@ def load_settings(**overrides: Any) -> Any:
 @contextmanager
 def user_errors() -> Iterator[None]:
     """Turn RagError into one line on stderr and exit code 1."""
-    from rag.errors import RagError
-
     try:
         yield
     except RagError as exc:
@@ -55,32 +58,6 @@ def user_errors() -> Iterator[None]:
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         raise typer.Exit(130) from None
-
-
-@contextmanager
-def progress_bar(label: str) -> Iterator[Callable[[int, int, int, str], None]]:
-    """A rich progress bar on stderr, fed by the indexer's (files done, total, chunks, message) calls.
-
-    It appears with the first call, so a run that fails before any work prints only its error line.
-    """
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("files · {task.fields[chunks]} chunks"), TimeElapsedColumn())
-    bar = Progress(*columns, console=Console(stderr=True), transient=False)
-    task = bar.add_task(label, total=None, chunks=0)
-
-    def update(done: int, total: int, chunks: int, message: str) -> None:
-        if not bar.live.is_started:
-            bar.start()
-        bar.update(task, completed=done, total=total or None, chunks=chunks)
-
-    try:
-        yield update
-    finally:
-        if bar.live.is_started:  # stop() on a bar never shown prints an empty line
-            bar.stop()
 
 
 def _write(piece: str) -> None:
@@ -111,7 +88,7 @@ def index(docs: DocsOpt = None, index_dir: IndexOpt = None,
         from rag.service import get_engine
 
         engine = get_engine(load_settings(docs_dir=docs, index_dir=index_dir))
-        with progress_bar("Indexing") as update:
+        with progress_bar("Indexing", FILES) as update:
             report = engine.index(rebuild=rebuild, progress=update, wait=wait)
         print_index_report(report)
 
@@ -131,7 +108,7 @@ def ask(question: Annotated[str, typer.Argument(help="The question to answer.")]
         settings = load_settings(docs_dir=docs, index_dir=index_dir, llm=llm, llm_base_url=base_url,
                                  llm_model=model)
         engine = get_engine(settings)
-        with progress_bar("Building the index") as update:  # none, damaged or outdated: build it first
+        with progress_bar("Building the index", FILES) as update:  # none, damaged or outdated: build it first
             report = engine.ensure_index(update, notice=lambda why: say(why, err=True))
         if report:
             print_index_report(report, err=True)

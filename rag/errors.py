@@ -1,9 +1,12 @@
 """Every error rag raises on purpose. Each carries a one-line message fit to show a user as is.
 
 The CLI prints `str(error)` and exits non-zero; the UI shows it in the chat; nothing else is caught.
+`one_line` turns any other exception into such a line (for notices, skip reasons and health lines).
 """
 
 from __future__ import annotations
+
+import urllib.error
 
 
 class RagError(Exception):
@@ -40,3 +43,26 @@ class UploadError(RagError):
 
 class EvalSetError(RagError):
     """A question set cannot be read."""
+
+
+class SkipFile(RagError):
+    """This file cannot be indexed; the message says why in a few words (the index run goes on)."""
+
+
+def one_line(error: BaseException | str, limit: int = 200) -> str:
+    """An exception (or a text) as one short line: its first non-blank line, white space folded, cut
+    to `limit` characters; an exception without a message gives its class name."""
+    text = error if isinstance(error, str) else str(error)
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    folded = " ".join(first.split())[:limit]
+    return folded or ("" if isinstance(error, str) else type(error).__name__)
+
+
+def failure_reason(exc: BaseException, limit: int = 160) -> str:
+    """The useful line of a failure, for health lines: a URLError's reason, the cause of a RagError
+    that wraps one, else `one_line`."""
+    if isinstance(exc, urllib.error.URLError) and not isinstance(exc, urllib.error.HTTPError):
+        return failure_reason(exc.reason, limit) if isinstance(exc.reason, BaseException) else str(exc.reason)
+    if isinstance(exc, RagError) and exc.__cause__ is not None:
+        return failure_reason(exc.__cause__, limit)
+    return one_line(exc, limit)

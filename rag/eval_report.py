@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,17 @@ from rich.table import Table
 
 from rag.errors import EvalSetError
 from rag.eval_score import HIGHER_IS_BETTER, METRICS, worst_first
-from rag.evaluate import EvalRun
+
+
+@dataclass
+class EvalRun:
+    """A scored run: `summary` metrics, one row per question, and what was run (`meta`)."""
+
+    summary: dict[str, float]
+    rows: list[dict[str, Any]]
+    meta: dict[str, Any] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)  # question-set lines that were skipped
+
 
 RATE_METRICS = [name for name, _, _ in METRICS if not name.endswith("_ms")]
 

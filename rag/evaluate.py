@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rag import eval_report as report
 from rag.config import Settings
-from rag.errors import ConfigError, EvalSetError, LLMError, QuestionError
+from rag.errors import ConfigError, EvalSetError, LLMError, QuestionError, SkipFile
+from rag.eval_report import EvalRun
 from rag.eval_score import (
     DocText,
     below_minimums,
@@ -35,7 +37,10 @@ from rag.eval_score import (
     reciprocal_rank,
     summarize,
 )
+from rag.load import load, scan
 from rag.models import Answer
+from rag.progress import progress_bar
+from rag.service import answer, get_engine
 
 ProgressFn = Callable[[int, int], None]  # questions done, questions in the run
 
@@ -51,16 +56,6 @@ class Question:
     answerable: bool = True
     notes: str = ""
     answer_any: tuple[str, ...] = ()  # alternatives: a correct answer contains at least one
-
-
-@dataclass
-class EvalRun:
-    """A scored run: `summary` metrics, one row per question, and what was run (`meta`)."""
-
-    summary: dict[str, float]
-    rows: list[dict[str, Any]]
-    meta: dict[str, Any] = field(default_factory=dict)
-    errors: list[str] = field(default_factory=list)  # question-set lines that were skipped
 
 
 def _strings(value: Any, name: str) -> tuple[str, ...]:
@@ -133,8 +128,6 @@ class DocumentTexts:
         return self._texts[source]
 
     def _load(self, source: str) -> str | None:
-        from rag.load import SkipFile, load, scan
-
         if self._files is None:
             files, _ = scan(self.settings.docs_dir, self.settings.max_file_mb, self.settings.follow_outside_links)
             self._files = {f.path: f for f in files}
@@ -213,8 +206,6 @@ def run_eval(settings: Settings, questions: Sequence[Question], *, engine: Any =
              top_k: int | None = None, limit: int | None = None, llm: str | None = None,
              progress: ProgressFn | None = None) -> EvalRun:
     """Answer every question with `rag.answer` (builds the index if there is none) and score it."""
-    from rag.service import answer, get_engine
-
     engine = engine or get_engine(settings)
     engine.ensure_index()
     chosen = list(questions)[:limit] if limit else list(questions)
@@ -238,25 +229,9 @@ def run_eval(settings: Settings, questions: Sequence[Question], *, engine: Any =
     return EvalRun(summarize(rows, k), rows, meta)
 
 
-def _progress(label: str, transient: bool = False) -> Any:
-    from contextlib import contextmanager
-
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    @contextmanager
-    def bar() -> Iterator[ProgressFn]:
-        with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      transient=transient) as p:
-            task = p.add_task(label, total=None)
-            yield lambda done, total: p.update(task, completed=done, total=total or None)
-    return bar()
-
-
 def run_cli(settings: Settings, questions: list[Path], *, top_k: int | None = None, limit: int | None = None,
             out: Path | None = None, compare: bool = False, minimum: list[str] | None = None) -> int:
     """`rag eval`: run, report, gate; or `rag eval --compare RUN_A RUN_B`. Returns the exit code."""
-    from rag import eval_report as report
-
     minimums = parse_minimums(minimum or [])
     if compare:
         if len(questions) != 2:
@@ -276,12 +251,10 @@ def run_cli(settings: Settings, questions: list[Path], *, top_k: int | None = No
     report.print_errors(errors)
     if not chosen:
         raise EvalSetError(f"no usable question in {', '.join(map(str, questions))}")
-    from rag.service import get_engine
-
     engine = get_engine(settings)
-    with _progress("Indexing", transient=True) as bar:
-        engine.ensure_index(lambda done, total, chunks, msg: bar(done, total))
-    with _progress("Evaluating") as bar:
+    with progress_bar("Indexing", transient=True) as bar:
+        engine.ensure_index(bar)
+    with progress_bar("Evaluating") as bar:
         run = run_eval(settings, chosen, engine=engine, top_k=top_k, limit=limit, progress=bar)
     run.errors = errors
     run.meta["questions"] = [str(p) for p in questions]

@@ -17,8 +17,9 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 from rag.chunk import chunk_document
+from rag.errors import SkipFile
 from rag.limits import FileLimits
-from rag.load import SkipFile, SourceFile, load
+from rag.load import SourceFile, load
 from rag.models import Chunk
 
 AHEAD = 8

@@ -10,12 +10,10 @@ generation and switches to it only at the end: a crash half-way leaves the previ
 
 from __future__ import annotations
 
-import contextlib
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from filelock import FileLock, Timeout
@@ -25,11 +23,12 @@ from rag.config import Settings
 from rag.embed import Embedder, embedder_for
 from rag.errors import IndexBusyError, IndexUnavailableError, NoDocumentsError
 from rag.index_workers import loaded_chunks
-from rag.lexical import LexicalIndex
+from rag.lexical import build_lexical
 from rag.limits import limits_for
 from rag.load import SUPPORTED, Skipped, SourceFile, scan
 from rag.models import Chunk
 from rag.sentvec import with_sentence_vectors
+from rag.server_lock import ServerLock
 from rag.store import SCHEMA_VERSION, Store
 
 if TYPE_CHECKING:
@@ -68,7 +67,7 @@ class IndexReport:
 
 def index_meta(settings: Settings, embedder: Embedder) -> dict[str, Any]:
     """What a generation must agree on with the settings to be reused."""
-    return {"embed_model": str(embedder.path), "embed_dim": embedder.dimension,
+    return {"embed_model": embedder.identity, "embed_dim": embedder.dimension,
             "chunk_size": settings.chunk_size, "chunk_overlap": settings.chunk_overlap}
 
 
@@ -83,30 +82,6 @@ def incompatibility(collection: Collection, wanted: dict[str, Any]) -> str | Non
         if meta.get(key) != value:
             return f"{key} changed from {meta.get(key)!r} to {value!r}"
     return None
-
-
-def lexical_key(collection: Collection) -> str:
-    return f"{collection.name}:{Store.version(collection)}:{collection.count()}"
-
-
-def lexical_cache_dir(settings: Settings) -> Path:
-    return settings.index_dir / "bm25"
-
-
-def build_lexical(store: Store, collection: Collection) -> tuple[LexicalIndex, list[Chunk]]:
-    """Rebuild BM25 from the collection's texts; cache it unless the collection is mid-write."""
-    chunks = store.all_chunks(collection)
-    lexical = LexicalIndex.build(lexical_key(collection), [c.id for c in chunks], [c.text for c in chunks])
-    if not Store.version(collection).startswith("dirty-"):
-        with contextlib.suppress(OSError):  # only a cache: another front end sharing index_dir may be saving it
-            lexical.save(lexical_cache_dir(store.settings))
-    return lexical, chunks
-
-
-def load_lexical(store: Store, collection: Collection) -> LexicalIndex:
-    """The BM25 index for the collection as it is now: from the cache when its key matches."""
-    cached = LexicalIndex.load(lexical_cache_dir(store.settings), lexical_key(collection))
-    return cached if cached is not None else build_lexical(store, collection)[0]
 
 
 class IndexLock(Protocol):
@@ -132,8 +107,6 @@ class LocalLock:
 def index_lock(settings: Settings, wait: float = 0.0, store: Store | None = None) -> IndexLock:
     """The lock for writing the index, taken within `wait` seconds, else IndexBusyError in one line."""
     if settings.chroma_url:
-        from rag.server_lock import ServerLock
-
         client = (store or Store(settings)).client
         return ServerLock(client, settings.collection_prefix, settings.index_lock_lease,
                           settings.chroma_url).acquire(wait)
@@ -263,7 +236,7 @@ def _embed_and_write(settings: Settings, store: Store, embedder: Embedder, targe
     def flush() -> None:
         nonlocal done
         chunks = [c for _, cs in batch for c in cs]
-        vectors = embedder.encode([c.text for c in chunks])
+        vectors = embedder.encode_documents([c.text for c in chunks])
         if settings.sentence_vectors:
             chunks = with_sentence_vectors(chunks, embedder)
         store.add(target, chunks, vectors, {f.path: f.aliases for f, _ in batch})  # new ids: the old version

@@ -4,10 +4,12 @@ The BM25 index is never a source of truth: it is built from the texts stored in 
 collection and cached on disk under a key made of the collection's name, its `version` token and its
 chunk count. Any process that sees another key rebuilds it from the collection, so several front ends
 over one Chroma server stay in step, and a crash mid-index can never leave the two sides apart.
+`load_lexical` and `build_lexical` are that cache (in `index_dir/bm25`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -15,11 +17,18 @@ import uuid
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rag.store import Store
 from rag.text import content_words
+
+if TYPE_CHECKING:
+    from chromadb.api.models.Collection import Collection
+
+    from rag.config import Settings
+    from rag.models import Chunk
 
 
 @lru_cache(maxsize=1)
@@ -125,3 +134,27 @@ def _as_corpus(token_lists: list[list[str]]) -> Any:
     vocab: dict[str, int] = {}
     ids = [[vocab.setdefault(t, len(vocab)) for t in tokens] for tokens in token_lists]
     return bm25s.tokenization.Tokenized(ids=ids, vocab=vocab)
+
+
+def lexical_key(collection: Collection) -> str:
+    return f"{collection.name}:{Store.version(collection)}:{collection.count()}"
+
+
+def lexical_cache_dir(settings: Settings) -> Path:
+    return settings.index_dir / "bm25"
+
+
+def build_lexical(store: Store, collection: Collection) -> tuple[LexicalIndex, list[Chunk]]:
+    """Rebuild BM25 from the collection's texts; cache it unless the collection is mid-write."""
+    chunks = store.all_chunks(collection)
+    lexical = LexicalIndex.build(lexical_key(collection), [c.id for c in chunks], [c.text for c in chunks])
+    if not Store.version(collection).startswith("dirty-"):
+        with contextlib.suppress(OSError):  # only a cache: another front end sharing index_dir may be saving it
+            lexical.save(lexical_cache_dir(store.settings))
+    return lexical, chunks
+
+
+def load_lexical(store: Store, collection: Collection) -> LexicalIndex:
+    """The BM25 index for the collection as it is now: from the cache when its key matches."""
+    cached = LexicalIndex.load(lexical_cache_dir(store.settings), lexical_key(collection))
+    return cached if cached is not None else build_lexical(store, collection)[0]

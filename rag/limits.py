@@ -16,6 +16,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from rag.errors import SkipFile
+
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
 
@@ -62,8 +64,6 @@ def _worker(conn: Connection, file: SourceFile, limits: FileLimits) -> None:
 
 def load_bounded(file: SourceFile, warn: Callable[[str], None], limits: FileLimits) -> Document:
     """`rag.load.load(file)` in a worker process killed after `limits.seconds` (then SkipFile)."""
-    from rag.load import SkipFile
-
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(_PRELOAD)
     receive, send = ctx.Pipe(duplex=False)
@@ -87,8 +87,6 @@ def load_bounded(file: SourceFile, warn: Callable[[str], None], limits: FileLimi
 
 
 def _received(receive: Connection) -> tuple[bool, Any, list[str]]:
-    from rag.load import SkipFile
-
     try:
         return receive.recv()  # type: ignore[no-any-return]
     except (EOFError, OSError) as exc:  # the worker died (e.g. killed for memory)

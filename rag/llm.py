@@ -1,4 +1,4 @@
-"""The chat models behind LLM answering, chosen in one place from `Settings.llm`.
+"""The chat models behind LLM answering: one builder per backend of `rag.backends.BACKENDS`.
 
 - `extractive` (default): no LLM at all; `get_chat_model` is not called for it.
 - `openai`: any OpenAI-compatible server (vLLM, llama.cpp's server, LM Studio, OpenAI itself) via
@@ -26,39 +26,21 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import PrivateAttr
 
+from rag.backends import BACKENDS, describe, where
 from rag.config import Settings
 from rag.errors import ConfigError
 
 _ROLES = {"system": "system", "human": "user", "ai": "assistant", "tool": "tool"}
 
 
-def describe(settings: Settings) -> str:
-    """The answerer's name as shown with answers: 'openai:MODEL', 'llamacpp:FILE.gguf', 'extractive'."""
-    if settings.llm == "llamacpp":
-        path = settings.llamacpp_model_path
-        return f"llamacpp:{path.name if path else '?'}"
-    if settings.llm in ("openai", "ollama"):
-        return f"{settings.llm}:{settings.llm_model or '?'}"
-    return "extractive"
-
-
-def where(settings: Settings) -> str:
-    """Where the backend runs, for notices: 'openai at http://...'."""
-    if settings.llm == "openai":
-        return f"openai at {settings.llm_base_url}"
-    if settings.llm == "ollama":
-        return f"ollama at {settings.ollama_host}"
-    if settings.llm == "llamacpp":
-        return f"llamacpp with {settings.llamacpp_model_path}"
-    return settings.llm
-
-
 def get_chat_model(settings: Settings) -> BaseChatModel:
-    """The LangChain chat model for `settings.llm`; ConfigError (one line) when it cannot be built."""
-    builders = {"openai": _openai, "ollama": _ollama, "llamacpp": _llamacpp}
-    if settings.llm not in builders:
-        raise ConfigError(f"no chat model for llm={settings.llm!r} (use openai, ollama or llamacpp)")
-    return builders[settings.llm](settings)
+    """The LangChain chat model for `settings.llm` (built as `rag.backends.BACKENDS` says); ConfigError
+    (one line) when it cannot be built."""
+    build = BACKENDS[settings.llm].build if settings.llm in BACKENDS else None
+    if build is None:
+        llms = [name for name, b in BACKENDS.items() if b.build is not None]
+        raise ConfigError(f"no chat model for llm={settings.llm!r} (use {', '.join(llms)})")
+    return build(settings)
 
 
 def _named(settings: Settings) -> dict[str, Any]:
@@ -71,7 +53,7 @@ def _need_model_name(settings: Settings) -> str:
     return settings.llm_model
 
 
-def _openai(settings: Settings) -> BaseChatModel:
+def openai_chat(settings: Settings) -> BaseChatModel:
     from langchain_openai import ChatOpenAI
 
     # langchain-openai sends `max_completion_tokens`; servers other than OpenAI's (llama.cpp's,
@@ -84,7 +66,7 @@ def _openai(settings: Settings) -> BaseChatModel:
                       streaming=True, **_named(settings))
 
 
-def _ollama(settings: Settings) -> BaseChatModel:
+def ollama_chat(settings: Settings) -> BaseChatModel:
     from langchain_ollama import ChatOllama
 
     return ChatOllama(base_url=settings.ollama_host, model=_need_model_name(settings),
@@ -92,7 +74,7 @@ def _ollama(settings: Settings) -> BaseChatModel:
                       client_kwargs={"timeout": settings.llm_timeout}, **_named(settings))
 
 
-def _llamacpp(settings: Settings) -> BaseChatModel:
+def llamacpp_chat(settings: Settings) -> BaseChatModel:
     path = settings.llamacpp_model_path
     if path is None:
         raise ConfigError("the llamacpp backend needs a GGUF file: set RAG_LLAMACPP_MODEL_PATH")

@@ -23,8 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rag.errors import NoDocumentsError, RagError
-from rag.limits import FileLimits
+from rag.errors import NoDocumentsError, SkipFile, one_line
+from rag.limits import FileLimits, load_bounded
+from rag.load_html import html_to_text
+from rag.load_office import read_office
+from rag.load_pdf import read_pdf
 from rag.models import Document
 
 OFFICE = (".docx", ".pptx", ".xlsx", ".xlsm", ".xls", ".csv", ".epub", ".eml", ".msg", ".json", ".xml")
@@ -36,10 +39,6 @@ _SAMPLE = 1 << 20  # bytes of a non-UTF-8 file its encoding is detected on
 _TITLE_MAX = 200
 _WESTERN = ("cp1252", "latin_1", "iso8859_15")
 Warn = Callable[[str], None]
-
-
-class SkipFile(RagError):
-    """This file cannot be indexed; the message says why in a few words."""
 
 
 @dataclass(frozen=True)
@@ -64,10 +63,6 @@ class Skipped:
 
 def _ignore(message: str) -> None:
     """The default `warn`: drop the message."""
-
-
-def _one_line(text: str, limit: int = 160) -> str:
-    return " ".join(text.split())[:limit]
 
 
 def _os_reason(exc: OSError) -> str:
@@ -274,19 +269,15 @@ def _first_line(text: str, markdown: bool) -> str:
 
 
 def _read_pdf(path: Path) -> tuple[str, tuple[tuple[int, int, int], ...]]:
-    from rag.load_pdf import read_pdf  # imported here: rag.load_pdf imports SkipFile from this module
-
     try:
         return read_pdf(path)
     except (SkipFile, OSError):
         raise
     except Exception as exc:  # pypdf raises many kinds on a broken file
-        raise SkipFile(f"unreadable PDF: {_one_line(str(exc) or type(exc).__name__, 120)}") from exc
+        raise SkipFile(f"unreadable PDF: {one_line(exc, 120)}") from exc
 
 
 def _read_office(file: SourceFile, warn: Warn) -> tuple[str, str, tuple[tuple[str, int, int], ...]]:
-    from rag.load_office import read_office  # imported here: it imports SkipFile from this module
-
     suffix = file.abs_path.suffix.lower()
     text, title, sections = read_office(file.abs_path, suffix, lambda: _read_text(file.abs_path, file.path, warn))
     prose = suffix in (".docx", ".pptx", ".epub", ".eml", ".msg")  # a table's first row is no title: the name is
@@ -302,8 +293,6 @@ def _read(file: SourceFile, warn: Warn) -> tuple[str, str, tuple[tuple[int, int,
     text = _read_text(file.abs_path, file.path, warn)
     title = ""
     if suffix in _HTML:
-        from rag.load_html import html_to_text
-
         title, text = html_to_text(text)
     return text, title or _first_line(text, markdown=suffix in _MARKDOWN), ()
 
@@ -312,8 +301,6 @@ def load(file: SourceFile, warn: Warn = _ignore, limits: FileLimits | None = Non
     """Read one file into a Document; raises SkipFile (and nothing else) when it holds no usable text.
     With `limits`, a PDF or office file is read in a worker process within them (see rag.limits)."""
     if limits is not None and file.abs_path.suffix.lower() in (".pdf", *OFFICE):
-        from rag.limits import load_bounded
-
         return load_bounded(file, warn, limits)
     sections: tuple[tuple[str, int, int], ...] = ()
     try:
@@ -327,7 +314,7 @@ def load(file: SourceFile, warn: Warn = _ignore, limits: FileLimits | None = Non
     except OSError as exc:
         raise SkipFile(_os_reason(exc)) from None
     except Exception as exc:  # a parser bug must not stop an index run
-        raise SkipFile(_one_line(f"unreadable: {type(exc).__name__}: {exc}")) from exc
+        raise SkipFile(one_line(f"unreadable: {type(exc).__name__}: {exc}", 160)) from exc
     if not text or text.isspace():
         raise SkipFile("no text")
     return Document(path=file.path, title=title or Path(file.path).name, text=text, sha=file.sha,
@@ -345,5 +332,5 @@ def load_all(docs_dir: Path, max_file_mb: float = 100.0,
         except SkipFile as exc:
             skipped.append(Skipped(file.path, str(exc)))
         except Exception as exc:  # load converts everything already; this is the last guard
-            skipped.append(Skipped(file.path, _one_line(f"unreadable: {type(exc).__name__}: {exc}")))
+            skipped.append(Skipped(file.path, one_line(f"unreadable: {type(exc).__name__}: {exc}", 160)))
     return docs, sorted(skipped, key=lambda s: s.path)

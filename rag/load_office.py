@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from rag.load import SkipFile
+from rag.errors import SkipFile, one_line
 
 Block = tuple[str, str]  # (label, text)
 Sections = tuple[tuple[str, int, int], ...]
@@ -201,7 +201,7 @@ def _read_xls(path: Path) -> tuple[list[Block], str]:
     except Exception as exc:  # xlrd raises XLRDError, but also IndexError and struct.error on a damaged file
         if "encrypt" in str(exc).lower():
             raise SkipFile("encrypted Excel file (needs a password); save it without one") from None
-        raise SkipFile(f"damaged or not a real .xls file: {short(str(exc) or type(exc).__name__, 100)}") from None
+        raise SkipFile(f"damaged or not a real .xls file: {one_line(exc, 100)}") from None
     try:
         blocks: list[Block] = []
         for sheet in book.sheets():
@@ -269,4 +269,4 @@ def _guarded(read: Callable[[], tuple[list[Block], str]], suffix: str) -> tuple[
     except SkipFile:
         raise
     except Exception as exc:  # python-docx, python-pptx and openpyxl raise many kinds on a damaged archive
-        raise SkipFile(f"damaged {_KIND.get(suffix, suffix)}: {short(str(exc) or type(exc).__name__, 100)}") from None
+        raise SkipFile(f"damaged {_KIND.get(suffix, suffix)}: {one_line(exc, 100)}") from None

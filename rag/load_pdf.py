@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from rag.errors import SkipFile, one_line
 from rag.limits import FileLimits, current_limits
-from rag.load import SkipFile
 
 
 def _page_texts(reader: Any, limits: FileLimits) -> list[str]:
@@ -43,7 +43,7 @@ def read_pdf(path: Path) -> tuple[str, tuple[tuple[int, int, int], ...]]:
     except LimitReachedError as exc:
         raise SkipFile(f"PDF over a safety limit ({str(exc)[:80]}; pdf_max_content_mb)") from None
     except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
-        reason = "encrypted PDF (needs a password)" if "decrypt" in str(exc).lower() else str(exc)[:100]
+        reason = "encrypted PDF (needs a password)" if "decrypt" in str(exc).lower() else one_line(exc, 100)
         raise SkipFile(f"unreadable PDF: {reason}") from None
     if not any(page_texts):
         raise SkipFile("PDF has no text layer (scanned?); OCR it first")

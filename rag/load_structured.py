@@ -20,7 +20,8 @@ from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
-from rag.load import SkipFile
+from rag.errors import SkipFile, one_line
+from rag.load_html import html_to_text
 from rag.load_office import Block, as_sentence, check_container, short
 
 _ENCRYPTED_MAIL = ("multipart/encrypted", "application/pkcs7-mime", "application/x-pkcs7-mime")
@@ -43,8 +44,6 @@ def _read_epub(path: Path) -> tuple[list[Block], str]:
     import ebooklib
     from bs4 import BeautifulSoup
     from ebooklib import epub
-
-    from rag.load_html import html_to_text
 
     check_container(path, ".epub")
     if _epub_encrypted(path):
@@ -76,8 +75,6 @@ def _mail_block(subject: str, sender: str, to: str, date: str, body: str, attach
 
 
 def _eml_body(message: EmailMessage) -> str:
-    from rag.load_html import html_to_text
-
     part = message.get_body(preferencelist=("plain", "html"))
     if part is None:
         return ""
@@ -105,14 +102,12 @@ def _read_msg(path: Path) -> tuple[list[Block], str]:
     try:
         message: Any = extract_msg.openMsg(str(path))
     except Exception as exc:  # extract-msg and olefile raise many kinds on a file that is not a .msg
-        raise SkipFile(f"damaged or not an Outlook message: {short(str(exc) or type(exc).__name__, 100)}") from None
+        raise SkipFile(f"damaged or not an Outlook message: {one_line(exc, 100)}") from None
     try:
         if "SMIME" in str(getattr(message, "classType", "")).upper() and not getattr(message, "body", None):
             raise SkipFile("encrypted e-mail (S/MIME); only its recipient's key can read it")
         body = message.body or ""
         if not body.strip() and getattr(message, "htmlBody", None):
-            from rag.load_html import html_to_text
-
             body = html_to_text(message.htmlBody.decode("utf-8", "replace"))[1]
         names = [str(a.getFilename() or "") for a in getattr(message, "attachments", [])]
         subject = str(message.subject or "")

@@ -77,6 +77,15 @@ class Citation:
         """The page or location a reader looks for: "page 4", "slide 3", "" when neither is known."""
         return self.location or (f"page {self.page}" if self.page else "")
 
+    @classmethod
+    def of_span(cls, n: int, chunk: Chunk, start: int, end: int, score: float, quote: str | None = None) -> Citation:
+        """Citation `n`: the text of `chunk` from `start` to `end` (document offsets), or `quote` if given."""
+        if quote is None:
+            quote = chunk.text[start - chunk.start:end - chunk.start]
+        return cls(n=n, source=chunk.source, title=chunk.title, page=chunk.page, start=start, end=end, quote=quote,
+                   score=score, chunk_id=chunk.id, passage=chunk.text, passage_start=chunk.start,
+                   location=chunk.location)
+
 
 @dataclass(frozen=True)
 class SentenceCheck:

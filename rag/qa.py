@@ -26,8 +26,8 @@ from rag.config import Settings
 from rag.embed import Embedder
 from rag.lexical import analyze
 from rag.models import Answer, Citation, Hit
+from rag.pipeline import Draft, History, Retrieved, TokenFn
 from rag.qtype import defines, expected_type, figures, holds, name_groups, type_bonus
-from rag.sentvec import remember_stored
 from rag.text import is_heading, quotable_spans, sentence_spans
 
 _PREFILTER = 12  # sentences embedded per question part; 16 gave the same answers on all 327 eval questions
@@ -107,7 +107,7 @@ def score_sentences(question: str, qvec: np.ndarray, hits: Sequence[Hit], embedd
     pool = pool[:_PREFILTER]
     if not pool:
         return []
-    cosines = embedder.encode_cached([c.text for c in pool]) @ qvec
+    cosines = embedder.encode_documents([c.text for c in pool]) @ qvec
     kind = expected_type(question)
     names, numbers = name_groups(question), figures(question)
     scored = [Candidate(c.hit, c.start, c.end, c.text, c.coverage,
@@ -178,19 +178,14 @@ def merged(chosen: Sequence[Candidate]) -> list[Candidate]:
 
 
 def to_citation(n: int, c: Candidate) -> Citation:
-    chunk = c.hit.chunk
-    return Citation(n=n, source=chunk.source, title=chunk.title, page=chunk.page, start=c.start, end=c.end,
-                    quote=c.text, score=c.score, chunk_id=chunk.id, passage=chunk.text,
-                    passage_start=chunk.start, location=chunk.location)
+    return Citation.of_span(n, c.hit.chunk, c.start, c.end, c.score, quote=c.text)
 
 
 def nearest(hits: Sequence[Hit], scored: list[Candidate], limit: int = 3) -> tuple[Citation, ...]:
+    """The best-scored sentences, or (none scored) the first hits' openings, shown with an abstention."""
     if scored:
         return tuple(to_citation(i, c) for i, c in enumerate(scored[:limit], start=1))
-    return tuple(Citation(n=i, source=h.chunk.source, title=h.chunk.title, page=h.chunk.page,
-                          start=h.chunk.start, end=h.chunk.end, quote=h.chunk.text[:300], score=h.score,
-                          chunk_id=h.chunk.id, passage=h.chunk.text, passage_start=h.chunk.start,
-                          location=h.chunk.location)
+    return tuple(Citation.of_span(i, h.chunk, h.chunk.start, h.chunk.end, h.score, quote=h.chunk.text[:300])
                  for i, h in enumerate(hits[:limit], start=1))
 
 
@@ -222,28 +217,28 @@ def gives_the_figure(question: str, picked: Sequence[Candidate]) -> bool:
     return kind not in FIGURE_KINDS or any(holds(kind, c.text, question) for c in picked)
 
 
-def extractive_answer(question: str, qvec: np.ndarray, hits: Sequence[Hit], embedder: Embedder,
-                      idf: Callable[[str], float], settings: Settings, unseen: Sequence[str] = ()) -> Answer:
-    """Quote the sentences that answer the question, or abstain; see the module docstring.
+def extractive_answer(retrieved: Retrieved, embedder: Embedder, settings: Settings) -> Answer:
+    """Quote the sentences of `retrieved.read` that answer the question, or abstain; see the module docstring.
 
     A compound question is answered part by part, from the same retrieved passages; the answer holds
-    the parts the documents answer (it abstains only when they answer none). Each of the `unseen`
-    question words (used by no chunk) raises the bar by `unseen_word_penalty`.
+    the parts the documents answer (it abstains only when they answer none). Each of the unseen
+    question words (used by no chunk) raises the bar by `unseen_word_penalty`. `embedder` encodes the
+    question parts and the sentences (a `CachedEmbedder` keeps the sentences of popular passages).
     """
-    remember_stored(hits, embedder)
+    question, hits = retrieved.question, retrieved.read
     parts = question_parts(question)
-    vectors = [qvec] if len(parts) == 1 else list(embedder.encode(parts))
+    vectors = [retrieved.vector] if len(parts) == 1 else list(embedder.encode_queries(parts))
     chosen: list[Candidate] = []
     best_scored: list[Candidate] = []
     for i, (part, vector) in enumerate(zip(parts, vectors, strict=True)):
-        scored = score_sentences(part, vector, hits, embedder, idf)
+        scored = score_sentences(part, vector, hits, embedder, retrieved.idf)
         best_scored = best_scored or scored
         # a later part ("..., and which other companies were hit?") is short and leans on the first:
         # once an earlier part is answered, it needs less evidence of its own
         threshold = settings.abstain_threshold * (LATER_PART_FACTOR if i and chosen else 1.0) \
-            + settings.unseen_word_penalty * len(set(unseen) & set(analyze(part)))
+            + settings.unseen_word_penalty * len(set(retrieved.unseen) & set(analyze(part)))
         if scored and scored[0].score >= threshold:
-            picked = pick(scored, settings, part, idf)
+            picked = pick(scored, settings, part, retrieved.idf)
             if not gives_the_figure(part, picked):
                 continue
             chosen += [c for c in picked if (c.hit.chunk.source, c.start) not in
@@ -255,3 +250,23 @@ def extractive_answer(question: str, qvec: np.ndarray, hits: Sequence[Hit], embe
     citations = tuple(to_citation(n, c) for n, c in enumerate(chosen, start=1))
     text = " ".join(f"{c.quote} [{c.n}]" for c in citations)
     return Answer(question=question, text=text, abstained=False, citations=citations, hits=tuple(hits))
+
+
+class ExtractiveAnswerer:
+    """The default `Answerer` (no LLM): `extractive_answer`, whose quotes need no citation check.
+
+    >>> ExtractiveAnswerer(Settings(), embedder).answer(retrieved, (), None).answer.text   # doctest: +SKIP
+    """
+
+    name = "extractive"
+
+    def __init__(self, settings: Settings, embedder: Embedder) -> None:
+        self.settings = settings
+        self.embedder = embedder
+
+    def answer(self, retrieved: Retrieved, history: History = (), on_token: TokenFn | None = None) -> Draft:
+        result = extractive_answer(retrieved, self.embedder, self.settings)
+        if on_token:  # the quotes one by one, as an LLM's reply would arrive
+            for piece in re.split(r"(?<=\]) ", result.text):
+                on_token(piece + " ")
+        return Draft(self.name, text=result.text, answer=result)

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import time
 
+from rag.backends import listing
+from rag.chroma_client import store_error
 from rag.config import Settings
+from rag.health import encoder_status, health_lines
 from rag.models import Answer, Citation
 from rag.safety import quoted_parts
+from rag.store import Store
 
 _STATUS_MARK = {"supported": "", "weak": " (?)", "unsupported": " (!)"}
 
@@ -63,10 +67,6 @@ def _age(seconds: float) -> str:
 
 def info_text(settings: Settings) -> str:
     """Documents, chunks, model, index location and age, health, then the effective settings."""
-    from rag.chroma_client import store_error
-    from rag.health import encoder_status, health_lines
-    from rag.store import Store
-
     lines: list[str] = []
     try:
         store = Store(settings)
@@ -85,6 +85,7 @@ def info_text(settings: Settings) -> str:
         lines = [f"Index: cannot be read: {store_error(settings, exc)}"]
     lines.append(f"Question encoder: {encoder_status(settings)}")
     lines += health_lines(settings)
+    lines += ["Answerers (llm):", *listing()]
     lines.append("")
     lines.append("Settings (env RAG_* over rag.toml over defaults):")
     lines += [f"  {name} = {value}    # {desc}" for name, value, desc in settings.public_items()]

@@ -16,8 +16,7 @@ import numpy as np
 from rag.chroma_client import forget_local_client, store_error
 from rag.config import Settings
 from rag.embed import Embedder, embedder_for
-from rag.indexer import lexical_key, load_lexical
-from rag.lexical import LexicalIndex
+from rag.lexical import LexicalIndex, analyze, lexical_key, load_lexical
 from rag.models import Chunk, Hit
 from rag.store import Store
 
@@ -100,7 +99,7 @@ class Retriever:
         collection = self.refresh()
         if collection is None or self._lexical is None:
             return []
-        vector = self.embedder.encode_one(query) if vector is None else vector
+        vector = self.embedder.encode_queries([query])[0] if vector is None else vector
         n = max(self.settings.candidates, k)
         lexical = self._lexical.search(query, n)
         try:
@@ -139,8 +138,6 @@ class Retriever:
         """The question's words that no chunk uses, when the collection has at least `min_chunks`
         chunks (in a small one, a paraphrase's words are often absent; in a large one, such a word
         names something the documents do not cover)."""
-        from rag.lexical import analyze
-
         lexical = self._lexical
         if lexical is None or len(lexical.ids) < min_chunks:
             return []

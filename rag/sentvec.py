@@ -19,7 +19,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from rag.embed import Embedder
+from rag.embed import CachedEmbedder, Embedder
 from rag.models import Chunk, Hit
 from rag.text import quotable_spans
 
@@ -41,13 +41,13 @@ def with_sentence_vectors(chunks: Sequence[Chunk], embedder: Embedder) -> list[C
     sentence repeated in the overlap of two chunks is encoded once: 9% fewer characters on BBC)."""
     texts = [sentences(c.text) for c in chunks]
     unique = list(dict.fromkeys(t for ts in texts for t in ts))
-    vectors = dict(zip(unique, embedder.encode(unique), strict=True))
+    vectors = dict(zip(unique, embedder.encode_documents(unique), strict=True))
     dimension = embedder.dimension
     return [replace(chunk, sentence_vectors=pack(np.array([vectors[t] for t in ts], np.float32).reshape(-1, dimension)))
             for chunk, ts in zip(chunks, texts, strict=True)]
 
 
-def remember_stored(hits: Sequence[Hit], embedder: Embedder) -> None:
+def remember_stored(hits: Sequence[Hit], embedder: CachedEmbedder) -> None:
     """Put the stored sentence vectors of the hits' chunks into the embedder's cache."""
     for hit in hits:
         packed = hit.chunk.sentence_vectors

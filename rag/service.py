@@ -1,45 +1,80 @@
 """The one service function, `answer`, that the CLI, the web UI and the evaluation all call.
 
-An `Engine` is the process-wide handle: one embedder, one retriever (one index connection) and the
-configured chat model, created once per settings and shared by every caller and thread.
+`answer` runs the pipeline of named steps (records and interfaces in `rag.pipeline`):
+
+    clean -> rewrite follow-up -> embed -> retrieve -> rerank -> read -> answer -> check citations -> Answer
+
+An `Engine` is the process-wide handle: one embedder, one retriever (one index connection), the
+re-ranker, the citation checker and the chat models, created once per settings and shared by every
+caller and thread. Each part can be given to `Engine(...)` instead (tests pass fakes).
 """
 
 from __future__ import annotations
 
-import re
+import hashlib
+import json
 import threading
-import time
 import unicodedata
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
+from pydantic import SecretStr
+
+from rag.backends import BACKENDS
+from rag.check import check_citations
 from rag.chroma_client import damaged
+from rag.cite import EmbeddingChecker
 from rag.config import Settings
-from rag.embed import Embedder, embedder_for
+from rag.embed import CachedEmbedder, Embedder, embedder_for
 from rag.errors import IndexUnavailableError, QuestionError
-from rag.followup import History, standalone_question
+from rag.followup import standalone_question
 from rag.indexer import IndexReport, ProgressFn, build_index, incompatibility, index_meta
 from rag.models import Answer
-from rag.qa import extractive_answer
+from rag.pipeline import Answerer, Asked, CitationChecker, History, KeepOrder, Reranker, Retrieved, Timings, TokenFn
+from rag.qa import ExtractiveAnswerer
 from rag.qtype import asks_definition
 from rag.retrieve import Retriever
 from rag.safety import CONTROL as _CONTROL
 from rag.safety import ESCAPES as _ESCAPES  # escape sequences go whole: "[31m" would stay in the question
+from rag.sentvec import remember_stored
 from rag.store import Store
 
-TokenFn = Callable[[str], None]
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
 
 
 class Engine:
-    """Embedder + retriever + (lazily) the chat model, for one `Settings`."""
+    """The parts of the pipeline for one `Settings`; each may be given instead of built from them.
 
-    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+    >>> engine = Engine(settings, embedder=fake_embedder, chat_model=scripted_model)   # doctest: +SKIP
+    >>> rag.answer("Who said what?", engine=engine, llm="openai").answerer               # doctest: +SKIP
+
+    `chat_model`, when given, answers for every LLM backend; otherwise each backend's model is built
+    from the settings (`rag.backends`) on first use. `using(...)` makes a sibling engine over the same
+    index handle with some parts replaced.
+    """
+
+    def __init__(self, settings: Settings, embedder: Embedder | None = None, *, chat_model: BaseChatModel | None = None,
+                 reranker: Reranker | None = None, checker: CitationChecker | None = None,
+                 retriever: Retriever | None = None) -> None:
         self.settings = settings
         self.embedder = embedder or embedder_for(settings)
-        self.retriever = Retriever(settings, self.embedder)
-        self._index_lock = threading.Lock()
+        self.sentences = CachedEmbedder(self.embedder)  # answer sentences, scored again and again
+        self.retriever = retriever or Retriever(settings, self.embedder)
+        self.reranker: Reranker = reranker or KeepOrder()
+        self.checker: CitationChecker = checker or EmbeddingChecker(self.embedder)
+        self.extractive = ExtractiveAnswerer(settings, self.sentences)
+        self._chat_model = chat_model
         self._chat_models: dict[str, Any] = {}
+        self._index_lock = threading.Lock()
+
+    def using(self, **parts: Any) -> Engine:
+        """A sibling engine sharing this one's embedder and index handle, with `parts` (chat_model,
+        reranker, checker) replaced."""
+        kept = {"chat_model": self._chat_model, "reranker": self.reranker, "checker": self.checker}
+        return Engine(self.settings, self.embedder, retriever=self.retriever, **{**kept, **parts})
 
     def index(self, *, rebuild: bool = False, progress: ProgressFn | None = None,
               wait: float = 0.0) -> IndexReport:
@@ -77,24 +112,40 @@ class Engine:
         return self.index(progress=progress, wait=600)
 
     def chat_model(self, backend: str) -> Any:
-        """The LangChain chat model for `backend` (created once), or None for extractive."""
-        if backend == "extractive":
+        """The LangChain chat model for `backend` (created once), or None for a backend without one."""
+        if backend in BACKENDS and BACKENDS[backend].build is None:
             return None
+        if self._chat_model is not None:
+            return self._chat_model
         if backend not in self._chat_models:
-            from rag.llm import get_chat_model
+            from rag.llm import get_chat_model  # LangChain
 
             self._chat_models[backend] = get_chat_model(self.settings.model_copy(update={"llm": backend}))
         return self._chat_models[backend]
+
+    def answerer(self, model: Any) -> Answerer:
+        """The answerer for a chat model (None: the extractive one)."""
+        if model is None:
+            return self.extractive
+        from rag.generate import LLMAnswerer  # LangChain
+
+        return LLMAnswerer(model)
 
 
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
 
 
+def engine_key(settings: Settings) -> str:
+    """A digest of every setting's real value, secrets included: two API keys are two engines."""
+    values = {name: value.get_secret_value() if isinstance(value, SecretStr) else value for name, value in settings}
+    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def get_engine(settings: Settings | None = None) -> Engine:
     """The shared engine for these settings (created on first use)."""
     settings = settings or Settings()
-    key = settings.model_dump_json()
+    key = engine_key(settings)
     with _engines_lock:
         if key not in _engines:
             _engines[key] = Engine(settings)
@@ -119,65 +170,70 @@ def clean_question(question: str, limit: int) -> tuple[str, list[str]]:
 def answer(question: str, *, history: History = (), settings: Settings | None = None,
            engine: Engine | None = None, llm: str | None = None, top_k: int | None = None,
            on_token: TokenFn | None = None) -> Answer:
-    """Answer `question` from the indexed documents, with checked citations.
+    """Answer `question` from the indexed documents, with checked citations: the pipeline's steps in order.
 
-    history: earlier (question, answer) pairs of this conversation; llm: override the backend
-    ("extractive", "openai", "ollama", "llamacpp"); on_token: called with each piece of the answer
-    text as it is produced (streaming).
+    history: earlier (question, answer) pairs of this conversation; llm: override the backend (a name
+    of `rag.backends.BACKENDS`); on_token: called with each piece of the answer text as it is produced
+    (streaming).
     """
     engine = engine or get_engine(settings)
-    settings = engine.settings
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    text, notices = clean_question(question, settings.max_question_chars)
-    backend = llm or settings.llm
-    model = engine.chat_model(backend)
-    standalone = _standalone(text, history, model, notices)
-    timings["rewrite"] = time.perf_counter() - t0
+    timings = Timings()
+    with timings("rewrite"):
+        model = engine.chat_model(llm or engine.settings.llm)
+        asked = rewrite(clean(question, engine.settings.max_question_chars), history, model)
+    with timings("embed"):
+        vector = engine.embedder.encode_queries([asked.standalone])[0]
+    with timings("retrieve"):
+        retrieved = engine.reranker.rerank(retrieve(engine, asked.standalone, vector, top_k))
+    with timings("extract"):
+        retrieved = read(engine, retrieved)
+        draft = engine.extractive.answer(retrieved, history, on_token if model is None else None)
+    extractive = draft.answer
+    assert extractive is not None  # the extractive answerer quotes: nothing to check, and the fallback
+    with timings("generate" if model is not None else "extract"):
+        if model is not None:
+            draft = engine.answerer(model).answer(retrieved, history, on_token)
+        result = check_citations(draft, retrieved, extractive, engine.checker, on_token)
+    return replace(result, question=asked.text, standalone_question=asked.standalone, hits=retrieved.hits,
+                   notices=asked.notices + result.notices, timings=timings.done())
 
-    t = time.perf_counter()
-    qvec = engine.embedder.encode_one(standalone)
-    timings["embed"] = time.perf_counter() - t
-    t = time.perf_counter()
-    hits = engine.retriever.search(standalone, top_k or settings.top_k, qvec)
+
+def clean(question: str, limit: int) -> Asked:
+    """The clean step (see `clean_question`)."""
+    text, notices = clean_question(question, limit)
+    return Asked(text, text, tuple(notices))
+
+
+def rewrite(asked: Asked, history: History, model: Any) -> Asked:
+    """The rewrite step: a follow-up made standalone for retrieval, by the LLM when there is one (with
+    a notice when it fails), else by carrying the previous turn's key words (`rag.followup`)."""
+    if not history:
+        return asked
+    notices = list(asked.notices)
+    if model is not None:
+        from rag.generate import rewrite_question  # LangChain
+
+        standalone = rewrite_question(model, asked.text, history, notices)
+    else:
+        standalone = standalone_question(asked.text, history)
+    return replace(asked, standalone=standalone, notices=tuple(notices))
+
+
+def retrieve(engine: Engine, question: str, vector: np.ndarray, top_k: int | None) -> Retrieved:
+    """The retrieve step: hybrid search for the k best passages, and the question's unseen words."""
+    hits = engine.retriever.search(question, top_k or engine.settings.top_k, vector)
     if not hits and engine.retriever.refresh() is None:
         raise IndexUnavailableError("There is no index yet: run `rag index` first.")
-    timings["retrieve"] = time.perf_counter() - t
-
-    t = time.perf_counter()
-    unseen = engine.retriever.unseen_terms(standalone, settings.unseen_word_min_chunks)
-    read = list(hits)
-    if asks_definition(standalone):  # "What kind of company is X?": also read where X is introduced
-        read += engine.retriever.openings(hits)
-    result = extractive_answer(standalone, qvec, read, engine.embedder, engine.retriever.idf, settings, unseen)
-    result = replace(result, hits=tuple(hits))  # the k passages retrieved, as asked
-    timings["extract"] = time.perf_counter() - t
-    if model is not None:
-        from rag.generate import llm_answer
-
-        t = time.perf_counter()
-        result = llm_answer(standalone, hits, history, model, engine.embedder, settings, result, on_token)
-        timings["generate"] = time.perf_counter() - t
-    elif on_token:
-        for piece in re.split(r"(?<=\]) ", result.text):
-            on_token(piece + " ")
-    timings["total"] = time.perf_counter() - t0
-    return _finish(result, text, standalone, notices, timings)
+    unseen = engine.retriever.unseen_terms(question, engine.settings.unseen_word_min_chunks)
+    return Retrieved(question, vector, tuple(hits), engine.retriever.idf, tuple(unseen))
 
 
-def _standalone(question: str, history: History, model: Any, notices: list[str]) -> str:
-    if not history:
-        return question
-    if model is not None:
-        from rag.generate import rewrite_question
-
-        return rewrite_question(model, question, history, notices)
-    return standalone_question(question, history)
-
-
-def _finish(result: Answer, question: str, standalone: str, notices: list[str],
-            timings: dict[str, float]) -> Answer:
-    from dataclasses import replace
-
-    return replace(result, question=question, standalone_question=standalone,
-                   notices=tuple(notices) + result.notices, timings=timings)
+def read(engine: Engine, retrieved: Retrieved) -> Retrieved:
+    """The read step: the passages the extractive answerer reads (the hits, plus where the top documents
+    introduce their subject when the question asks what something is), their stored sentence vectors
+    put in the engine's cache."""
+    passages = list(retrieved.hits)
+    if asks_definition(retrieved.question):  # "What kind of company is X?"
+        passages += engine.retriever.openings(retrieved.hits)
+    remember_stored(passages, engine.sentences)
+    return replace(retrieved, passages=tuple(passages))

@@ -14,10 +14,13 @@ from typing import Any
 
 from rag import webui_extras as extras
 from rag import webui_handlers as h
+from rag.backends import ui_choices
 from rag.config import Settings
 from rag.errors import RagError
+from rag.health import health_lines
 from rag.safety import admin_refusal
 from rag.service import Engine, get_engine
+from rag.webui_eval import evaluate_tab
 
 CSS = """
 #source-panel mark { background: #fde68a; padding: 0 2px; }
@@ -64,6 +67,21 @@ def _engine(settings: Settings) -> Engine:
     return engine
 
 
+def _side_column(settings: Settings, gr: Any) -> tuple[Any, Any, Any, Any]:
+    """The source panel, and the settings a user may change per question (answerer, top-k), with health."""
+    panel = gr.HTML(h.source_panel(None), elem_id="source-panel", label="Source")
+    with gr.Accordion("Settings", open=True, elem_id="settings"):
+        answerer = gr.Dropdown(ui_choices(settings), value=settings.llm, label="Answerer", elem_id="answerer")
+        top_k = gr.Slider(1, 20, value=settings.top_k, step=1, label="Passages retrieved (top-k)", elem_id="top-k")
+        health = gr.Markdown(elem_id="health")
+    return panel, answerer, top_k, health
+
+
+def _new_chat() -> tuple[list, list, list, str, str, None]:
+    """A new conversation: no messages, history, citations, detail line, open source or export."""
+    return [], [], [], "", h.source_panel(None), None
+
+
 def _chat_tab(settings: Settings, gr: Any) -> Any:
     history, citations = gr.State([]), gr.State([])  # (question, answer) pairs; each answer's citations
     with gr.Row():
@@ -78,13 +96,7 @@ def _chat_tab(settings: Settings, gr: Any) -> Any:
             examples, update_examples = extras.examples_box(settings, gr, question)
             export = extras.feedback_controls(settings, gr, chatbot, history, citations, _engine)
         with gr.Column(scale=2):
-            panel = gr.HTML(h.source_panel(None), elem_id="source-panel", label="Source")
-            with gr.Accordion("Settings", open=True, elem_id="settings"):
-                backends = ["extractive", *([settings.llm] if settings.llm != "extractive" else [])]
-                answerer = gr.Dropdown(backends, value=settings.llm, label="Answerer", elem_id="answerer")
-                top_k = gr.Slider(1, 20, value=settings.top_k, step=1, label="Passages retrieved (top-k)",
-                                  elem_id="top-k")
-                health = gr.Markdown(elem_id="health")
+            panel, answerer, top_k, health = _side_column(settings, gr)
     cite_n = gr.Textbox(visible="hidden", elem_id="cite-n")
     cite_open = gr.Button(visible="hidden", elem_id="cite-open")
 
@@ -96,8 +108,6 @@ def _chat_tab(settings: Settings, gr: Any) -> Any:
             yield msgs, new_hist, cites, line, ""
 
     def check() -> str:
-        from rag.health import health_lines
-
         return "  \n".join(h.escape(line) for line in health_lines(settings))
 
     outputs = [chatbot, history, citations, detail, question]
@@ -108,12 +118,9 @@ def _chat_tab(settings: Settings, gr: Any) -> Any:
     question.submit(respond, inputs, outputs, api_name="ask_on_enter").then(
         extras.export_update, turn_state, [export], show_progress="hidden")
     cite_open.click(h.open_citation, [cite_n, citations], [panel], show_progress="hidden")
-    def new_chat() -> tuple[list, list, list, str, str, None]:
-        return [], [], [], "", h.source_panel(None), None
-
     cleared = [chatbot, history, citations, detail, panel, export]
-    clear.click(new_chat, None, cleared)
-    chatbot.clear(new_chat, None, cleared)  # the chatbot's own trash button forgets the history too
+    clear.click(_new_chat, None, cleared)
+    chatbot.clear(_new_chat, None, cleared)  # the chatbot's own trash button forgets the history too
     return check, health, answerer, top_k, (examples, update_examples)
 
 
@@ -183,8 +190,6 @@ def _progress(progress: Any) -> Any:
 
 
 def _evaluate_tab(settings: Settings, gr: Any, answerer: Any, top_k: Any) -> tuple[list[Any], Any]:
-    from rag.webui_eval import evaluate_tab
-
     return evaluate_tab(settings, gr, _engine, answerer, top_k)
 
 
@@ -236,7 +241,7 @@ def serve(settings: Settings, demo: Any = None) -> None:
     if report:
         print(report.summary(), flush=True)
     _ready.add(id(engine))
-    engine.embedder.encode(["warm up"])
+    engine.embedder.encode_queries(["warm up"])
     print(f"Chat running on http://{settings.ui_host}:{settings.ui_port} (Ctrl-C to stop)", flush=True)
     launch(demo or build_demo(settings), settings)
 

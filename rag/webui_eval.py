@@ -9,6 +9,8 @@ from typing import Any
 
 from rag.config import Settings
 from rag.errors import RagError
+from rag.eval_report import write_report
+from rag.evaluate import load_questions, run_eval
 from rag.service import Engine
 
 
@@ -20,9 +22,6 @@ def run_set(engine: Engine, path: Path, limit: int | None = None,
             progress: Callable[[int, int], None] | None = None, llm: str | None = None, top_k: int | None = None,
             ) -> tuple[str, str | None, list[list[Any]], list[str] | None]:
     """(summary markdown, chart path, per-question rows, report files) for one question set."""
-    from rag.eval_report import write_report
-    from rag.evaluate import load_questions, run_eval
-
     try:
         questions, errors = load_questions(path)
     except (OSError, RagError) as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import SEED_FILE, SEEDS
+from helpers import SEED_FILE, SEEDS, engine_over
 from rag.errors import QuestionError
 from rag.service import answer
 
@@ -32,26 +32,13 @@ def test_what_kind_of_question_quotes_where_the_subject_is_introduced(seed_engin
     assert not result.abstained and any(says in c.quote for c in result.citations)
 
 
-def engine_over(tmp_path, embedder, name: str, text: str):
-    """An engine over one article written to a fresh documents folder, indexed."""
-    from conftest import make_settings
-    from rag.service import Engine
-
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / name).write_text(text, encoding="utf-8")
-    engine = Engine(make_settings(tmp_path, docs), embedder=embedder)
-    engine.index()
-    return engine
-
-
 def test_a_lead_that_restates_the_question_is_followed_by_the_sentence_naming_the_answer(tmp_path, embedder):
     """News leads restate the question without the name asked for; the answer quotes the name too."""
-    engine = engine_over(tmp_path, embedder, "mep.txt",
+    engine = engine_over(tmp_path, embedder, {"mep.txt":
         "MEP's remark on Germany\n\nA UK Independence Party MEP suggested Germany saw the EU as an empire "
         "that was cheaper than using tanks, a new documentary has revealed. The documentary was filmed at a "
         "meeting in Brussels last year. Pointing to Germany's trade interests, Mr Nattrass said the EU was "
-        "a cheaper way to run Europe. He says he was not German-bashing.\n")
+        "a cheaper way to run Europe. He says he was not German-bashing.\n"})
     result = answer("Which UKIP MEP suggested that Germany saw the EU as an empire?", engine=engine)
     assert not result.abstained and "Nattrass" in result.text
     assert result.text.startswith("A UK Independence Party MEP suggested"), "the lead is quoted too"
@@ -62,11 +49,11 @@ def test_a_lead_that_restates_the_question_is_followed_by_the_sentence_naming_th
     ("How much does Apple's iPod nano cost in the UK?", None),  # the article prices the Mac mini only
 ])
 def test_a_price_question_is_answered_only_with_its_own_subjects_price(tmp_path, embedder, question, expected):
-    engine = engine_over(tmp_path, embedder, "mini.txt",
+    engine = engine_over(tmp_path, embedder, {"mini.txt":
         "Apple unveils low-cost Mac mini\n\nApple has unveiled a new, low-cost Macintosh computer, billed as "
         "the Mac mini. Chief executive Steve Jobs showed off the machine at MacWorld in San Francisco. Apple "
         "expects the Mac mini to sell for £339 in the UK and $499 in the US. Analysts said the machine would "
-        "appeal to PC owners who had bought an iPod. \"They like what they have seen with iPod,\" one said.\n")
+        "appeal to PC owners who had bought an iPod. \"They like what they have seen with iPod,\" one said.\n"})
     result = answer(question, engine=engine)
     if expected is None:
         assert result.abstained, result.text
@@ -75,10 +62,10 @@ def test_a_price_question_is_answered_only_with_its_own_subjects_price(tmp_path,
 
 
 def test_a_figure_question_is_not_answered_with_sentences_holding_no_figure(tmp_path, embedder):
-    engine = engine_over(tmp_path, embedder, "spyware.txt",
+    engine = engine_over(tmp_path, embedder, {"spyware.txt":
         "Microsoft takes on spyware\n\nWindows users could soon pay Microsoft to keep their PCs free of "
         "spyware. Microsoft's announcement about spyware comes after it bought New York anti-spyware firm "
-        "Giant Company Software in December. The toolkit will be free at first, Microsoft said.\n")
+        "Giant Company Software in December. The toolkit will be free at first, Microsoft said.\n"})
     result = answer("How much did Microsoft pay to buy the New York anti-spyware firm Giant Company Software?",
                     engine=engine)
     assert result.abstained, result.text

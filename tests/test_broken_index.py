@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, SEED_FILE, SEEDS, make_settings
+from helpers import ROOT, SEED_FILE, SEEDS, make_settings
 from rag.chroma_client import forget_local_client
 from rag.config import Settings
 from rag.indexer import build_index

@@ -4,7 +4,7 @@ article; each unsupported sentence says why, in the Answer, in `rag ask`'s text 
 from __future__ import annotations
 
 import pytest
-from test_llm import scripted, use_model  # noqa: F401  (fixture)
+from test_llm import scripted, with_model  # noqa: F401  (fixture)
 
 from rag import webui_handlers as h
 from rag.render import answer_as_text
@@ -24,9 +24,9 @@ NVIDIA = ("On January 27, Nvidia lost a staggering $589 billion in market capita
     ("ASML pointed out that cheaper AI models would not increase demand for chips.", "increase demand",
      'does not negate "increase"'),
 ])
-def test_an_unsupported_sentence_says_why(seed_engine, use_model, claim, anchor, why):  # noqa: F811
-    use_model(scripted(NVIDIA, (claim, anchor)))
-    result = answer("What happened to Nvidia and what did ASML say?", engine=seed_engine, llm="openai")
+def test_an_unsupported_sentence_says_why(with_model, claim, anchor, why):  # noqa: F811
+    engine = with_model(scripted(NVIDIA, (claim, anchor)))
+    result = answer("What happened to Nvidia and what did ASML say?", engine=engine, llm="openai")
     first, second = result.sentences
     assert first.status == "supported" and not first.reason
     assert second.status == "unsupported" and why in second.reason, second
@@ -36,9 +36,10 @@ def test_an_unsupported_sentence_says_why(seed_engine, use_model, claim, anchor,
     assert "⚠ unsupported: " in html and h.escape(second.reason) in html
 
 
-def test_faithful_paraphrase_is_not_unsupported(seed_engine, use_model):  # noqa: F811
-    use_model(scripted(("Nvidia's market value fell by $589 billion in one day on January 27.", "$589 billion"),
-                       ("ASML, the Dutch chip equipment maker, said less expensive AI models could in fact boost "
-                        "demand for chips.", "increase demand")))
-    result = answer("What happened to Nvidia and what did ASML say?", engine=seed_engine, llm="openai")
+def test_faithful_paraphrase_is_not_unsupported(with_model):  # noqa: F811
+    engine = with_model(scripted(
+        ("Nvidia's market value fell by $589 billion in one day on January 27.", "$589 billion"),
+        ("ASML, the Dutch chip equipment maker, said less expensive AI models could in fact boost "
+         "demand for chips.", "increase demand")))
+    result = answer("What happened to Nvidia and what did ASML say?", engine=engine, llm="openai")
     assert [s.status for s in result.sentences] != [] and all(s.status != "unsupported" for s in result.sentences)

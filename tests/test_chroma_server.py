@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -21,7 +20,7 @@ from typing import IO, Any
 
 import pytest
 
-from conftest import ROOT, SEED_FILE
+from helpers import ROOT, SEED_FILE, free_port
 from rag.config import Settings
 from rag.errors import IndexUnavailableError
 from rag.health import health_lines, store_health
@@ -38,10 +37,6 @@ OKAPI = ("okapi.txt", "Okapi survey\n\nRangers counted 412 okapi in the Ituri fo
          "How many okapi did the rangers count in the Ituri forest?", "412")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class ChromaServer:
@@ -49,7 +44,7 @@ class ChromaServer:
 
     def __init__(self, path: Path, log: Path) -> None:
         self.path, self.log_path = path, log
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
@@ -307,7 +302,7 @@ def test_server_stopped_mid_session_gives_one_line_and_recovers(tmp_path, embedd
 
 
 def test_rag_info_reports_a_server_that_does_not_answer(tmp_path, seed_docs):
-    url = f"http://127.0.0.1:{_free_port()}"  # nothing listens there
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     settings = Settings(docs_dir=seed_docs, index_dir=tmp_path / "fe1-index", chroma_url=url)
     info = rag_cli(settings, "info")
     assert f"Store: {url} — NOT ANSWERING" in info.stdout, info.stdout + info.stderr

@@ -22,12 +22,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, SEED_FILE, SEEDS, make_settings
+from helpers import ROOT, SEED_FILE, SEEDS, make_settings
 from rag.chroma_client import forget_local_client
 from rag.chunk import chunk_document
 from rag.config import Settings
-from rag.indexer import build_index, index_lock, lexical_cache_dir, lexical_key, load_lexical
-from rag.lexical import LexicalIndex
+from rag.indexer import build_index, index_lock
+from rag.lexical import LexicalIndex, lexical_cache_dir, lexical_key, load_lexical
 from rag.load import load, scan
 from rag.service import Engine, answer
 from rag.store import Store
@@ -48,7 +48,7 @@ DRIVER = textwrap.dedent("""
     import rag.indexer
     import rag.service
     import rag.store
-    from rag.embed import Embedder
+    from rag.embed import SentenceTransformerEmbedder
     from rag.store import Store
 
     def mark(stage, fn):
@@ -62,7 +62,7 @@ DRIVER = textwrap.dedent("""
     if int(sys.argv[3]):
         Client.get_max_batch_size = lambda self, limit=int(sys.argv[3]): limit
     rag.service.build_index = mark("start", rag.service.build_index)
-    Embedder.encode = mark("embed", Embedder.encode)
+    SentenceTransformerEmbedder.encode = mark("embed", SentenceTransformerEmbedder.encode)
     Collection.upsert = mark("upsert", Collection.upsert)
     Collection.delete = mark("delete", Collection.delete)
     rag.indexer.build_lexical = mark("bm25", rag.indexer.build_lexical)
@@ -168,7 +168,7 @@ def check_index(settings: Settings, corpus: Corpus, embedder, complete: bool, sp
                 partial.append(source)
         ids = {c.id for c in chunks}
         assert collection.count() == len(ids)
-        dense = store.query(collection, embedder.encode_one("harbour ferry"), len(ids))
+        dense = store.query(collection, embedder.encode_queries(["harbour ferry"])[0], len(ids))
         assert {c.id for c, _ in dense} == ids, "the vectors and the metadata disagree"
         cached = LexicalIndex.load(lexical_cache_dir(settings), lexical_key(collection))
         assert cached is None or set(cached.ids) == ids, "the cached BM25 side has other chunks"

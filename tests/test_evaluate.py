@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import BBC, SEED_FILE, SEEDS
+from helpers import BBC, SEED_FILE, SEEDS
 from rag.errors import ConfigError
 from rag.eval_report import flipped, load_run, write_report
 from rag.eval_score import (
@@ -218,7 +218,7 @@ def seed_cli(seed_engine, monkeypatch):
     """run_cli on the session's seed engine (registered as the shared engine of its settings)."""
     from rag import service
 
-    monkeypatch.setitem(service._engines, seed_engine.settings.model_dump_json(), seed_engine)
+    monkeypatch.setitem(service._engines, service.engine_key(seed_engine.settings), seed_engine)
     return seed_engine
 
 

@@ -70,7 +70,7 @@ def test_damaged_and_encrypted_files_are_one_line_each_and_the_rest_is_indexed(c
 
 @pytest.fixture(scope="module")
 def indexed(corpus, tmp_path_factory, embedder):
-    from conftest import make_settings
+    from helpers import make_settings
     from rag.service import get_engine
 
     root, _ = corpus

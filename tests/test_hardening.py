@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, make_settings
+from helpers import ROOT, make_settings
 
 
 def rag(*args: str, cwd: Path, env: dict[str, str] | None = None,

@@ -10,7 +10,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from conftest import ROOT, bbc_files, make_settings
+from helpers import ROOT, bbc_files, make_settings
 from rag.indexer import build_index
 from rag.service import Engine, answer
 from rag.store import Store

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from test_chroma_server import ChromaServer, env_for, front_end
 
-from conftest import ROOT, SEED_FILE, SEEDS, bbc_files
+from helpers import ROOT, SEED_FILE, SEEDS, bbc_files
 from rag.config import Settings
 from rag.errors import IndexBusyError
 from rag.server_lock import ServerLock

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 
-from conftest import SEED_FILE, bbc_files, make_settings
+from helpers import SEED_FILE, bbc_files, make_settings
 from rag.index_workers import loaded_chunks
 from rag.indexer import build_index
 from rag.limits import FileLimits

@@ -21,7 +21,7 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
-from conftest import SEED_FILE, SEEDS, make_settings
+from helpers import SEED_FILE, SEEDS, make_settings
 from rag.cite import parse_markers
 from rag.errors import ConfigError
 from rag.prompts import SYSTEM, build_messages
@@ -83,13 +83,12 @@ def scripted(*sentences: tuple[str, str | int]) -> ScriptedChatModel:
 
 
 @pytest.fixture
-def use_model(seed_engine, monkeypatch):
-    """Put a fake model behind the `openai` backend of the shared seed engine (for this test only)."""
-    def put(model: BaseChatModel) -> BaseChatModel:
-        monkeypatch.setitem(seed_engine._chat_models, "openai", model)
-        return model
+def with_model(seed_engine):
+    """The shared seed engine's index, with `model` injected behind every LLM backend."""
+    def engine(model: BaseChatModel) -> Engine:
+        return seed_engine.using(chat_model=model)
 
-    return put
+    return engine
 
 
 COST = ("DeepSeek claims that developing R1 required only $5.6 million in computing power, far less than the "
@@ -97,11 +96,11 @@ COST = ("DeepSeek claims that developing R1 required only $5.6 million in comput
 COST_Q = "How much did DeepSeek say R1 cost to develop?"
 
 
-def test_a_correctly_cited_answer_is_all_supported_and_streamed(seed_engine, use_model):
-    use_model(scripted(("DeepSeek says developing R1 required only $5.6 million in computing power.",
+def test_a_correctly_cited_answer_is_all_supported_and_streamed(seed_engine, with_model):
+    engine = with_model(scripted(("DeepSeek says developing R1 required only $5.6 million in computing power.",
                         "$5.6 million")))
     pieces: list[str] = []
-    result = answer(COST_Q, engine=seed_engine, llm="openai", on_token=pieces.append)
+    result = answer(COST_Q, engine=engine, llm="openai", on_token=pieces.append)
     assert len(pieces) > 3 and "".join(pieces).startswith("DeepSeek says")
     assert result.answerer == "openai:scripted" and not result.abstained
     assert [s.status for s in result.sentences] == ["supported"]
@@ -113,10 +112,10 @@ def test_a_correctly_cited_answer_is_all_supported_and_streamed(seed_engine, use
     assert text[citation.passage_start:citation.passage_start + len(citation.passage)] == citation.passage
 
 
-def test_a_marker_to_a_missing_source_is_removed_and_counted(seed_engine, use_model):
-    use_model(scripted(("DeepSeek claims developing R1 required only $5.6 million in computing power.",
+def test_a_marker_to_a_missing_source_is_removed_and_counted(seed_engine, with_model):
+    engine = with_model(scripted(("DeepSeek claims developing R1 required only $5.6 million in computing power.",
                         "$5.6 million"), ("Microsoft and Meta spent hundreds of millions.", 7)))
-    result = answer(COST_Q, engine=seed_engine, llm="openai", top_k=3)
+    result = answer(COST_Q, engine=engine, llm="openai", top_k=3)
     assert result.removed_markers == 1
     assert "[7]" not in result.text and "[1]" in result.text
     assert [s.citations for s in result.sentences] == [(1,), ()]
@@ -128,44 +127,44 @@ def test_a_marker_to_a_missing_source_is_removed_and_counted(seed_engine, use_mo
     "DeepSeek claims that developing R1 required only $6.5 million in computing power.",
     "DeepSeek claims that developing R1 required only $5.6 billion in computing power in 2019.",
 ])
-def test_a_wrong_number_behind_a_real_citation_is_unsupported(seed_engine, use_model, wrong):
-    use_model(scripted(("Nvidia lost $589 billion in market value on January 27.", "$589 billion"),
+def test_a_wrong_number_behind_a_real_citation_is_unsupported(seed_engine, with_model, wrong):
+    engine = with_model(scripted(("Nvidia lost $589 billion in market value on January 27.", "$589 billion"),
                        (wrong, "$5.6 million")))
-    result = answer("What happened to Nvidia and how much did R1 cost?", engine=seed_engine, llm="openai")
+    result = answer("What happened to Nvidia and how much did R1 cost?", engine=engine, llm="openai")
     assert [s.status for s in result.sentences] == ["supported", "unsupported"]
     assert result.citation_precision == 0.5
     assert result.unsupported_count == 1
 
 
-def test_a_wrong_person_behind_a_real_citation_is_unsupported(seed_engine, use_model):
-    use_model(scripted(
+def test_a_wrong_person_behind_a_real_citation_is_unsupported(seed_engine, with_model):
+    engine = with_model(scripted(
         ("ASML's CEO Christophe Fouquet noted that lower-cost AI models might fuel demand for chips.",
          "Christophe Fouquet"),
         ("David Sacks hinted that OpenAI might take legal action over intellectual property violations.",
          "legal action")))
-    result = answer("What did ASML's CEO and Sam Altman say?", engine=seed_engine, llm="openai")
+    result = answer("What did ASML's CEO and Sam Altman say?", engine=engine, llm="openai")
     assert [s.status for s in result.sentences] == ["supported", "unsupported"]
 
 
-def test_an_answer_with_nothing_supported_falls_back_to_the_extractive_answer(seed_engine, use_model):
-    use_model(scripted(("The sky over Paris is blue in spring.", 1), ("Cats sleep most of the day.", 2)))
+def test_an_answer_with_nothing_supported_falls_back_to_the_extractive_answer(seed_engine, with_model):
+    engine = with_model(scripted(("The sky over Paris is blue in spring.", 1), ("Cats sleep most of the day.", 2)))
     pieces: list[str] = []
-    result = answer(COST_Q, engine=seed_engine, llm="openai", on_token=pieces.append)
+    result = answer(COST_Q, engine=engine, llm="openai", on_token=pieces.append)
     assert result.answerer == "extractive"
     assert any("$5.6 million" in c.quote for c in result.citations)
     assert any("No sentence of the LLM answer is supported" in n for n in result.notices)
     assert "".join(pieces).endswith(result.text), "the extractive answer is streamed after the LLM's"
 
 
-def test_an_unreachable_llm_gives_the_extractive_answer_with_a_one_line_notice(seed_engine, use_model):
-    use_model(BrokenChatModel())
-    result = answer(COST_Q, engine=seed_engine, llm="openai")
+def test_an_unreachable_llm_gives_the_extractive_answer_with_a_one_line_notice(seed_engine, with_model):
+    engine = with_model(BrokenChatModel())
+    result = answer(COST_Q, engine=engine, llm="openai")
     assert result.answerer == "extractive" and result.citations
     [notice] = [n for n in result.notices if "did not answer" in n]
     assert "ConnectionError" in notice and "\n" not in notice and "Traceback" not in notice
 
 
-def test_a_real_openai_client_on_a_closed_port_falls_back(seed_engine, use_model):
+def test_a_real_openai_client_on_a_closed_port_falls_back(seed_engine, with_model):
     from rag.llm import get_chat_model
 
     with socket.socket() as s:
@@ -174,20 +173,20 @@ def test_a_real_openai_client_on_a_closed_port_falls_back(seed_engine, use_model
     settings = seed_engine.settings.model_copy(update={
         "llm": "openai", "llm_base_url": f"http://127.0.0.1:{port}/v1", "llm_model": "m",
         "llm_retries": 0, "llm_timeout": 5})
-    use_model(get_chat_model(settings))
-    result = answer(COST_Q, engine=seed_engine, llm="openai")
+    engine = with_model(get_chat_model(settings))
+    result = answer(COST_Q, engine=engine, llm="openai")
     assert result.answerer == "extractive"
     assert any(f"openai at http://127.0.0.1:{port}/v1" in n and "did not answer" in n for n in result.notices)
 
 
-def test_documents_do_not_say_without_citations_abstains(seed_engine, use_model):
-    use_model(FakeListChatModel(responses=["The documents do not say."]))
-    result = answer("What is the capital of France?", engine=seed_engine, llm="openai")
+def test_documents_do_not_say_without_citations_abstains(seed_engine, with_model):
+    engine = with_model(FakeListChatModel(responses=["The documents do not say."]))
+    result = answer("What is the capital of France?", engine=engine, llm="openai")
     assert result.abstained and result.text.startswith("The documents do not say")
     assert result.citations == () and result.nearest
 
 
-def test_follow_up_is_rewritten_by_the_llm_before_retrieval(seed_engine, use_model):
+def test_follow_up_is_rewritten_by_the_llm_before_retrieval(seed_engine, with_model):
     def script(messages: list[BaseMessage]) -> str:
         prompt = messages[-1].text
         if "Standalone question:" in prompt:
@@ -197,10 +196,11 @@ def test_follow_up_is_rewritten_by_the_llm_before_retrieval(seed_engine, use_mod
         n = n_of(messages, "legal action")
         return f"Sam Altman hinted that OpenAI might take legal action over intellectual property [{n}]."
 
-    model = use_model(ScriptedChatModel(script=script, prompts=[]))
-    first = answer("Who is the CEO of OpenAI?", engine=seed_engine, llm="openai")
+    model = ScriptedChatModel(script=script, prompts=[])
+    engine = with_model(model)
+    first = answer("Who is the CEO of OpenAI?", engine=engine, llm="openai")
     assert "Altman" in first.text
-    second = answer("What did he hint at?", history=[(first.question, first.text)], engine=seed_engine,
+    second = answer("What did he hint at?", history=[(first.question, first.text)], engine=engine,
                     llm="openai")
     assert second.standalone_question == "What did Sam Altman, the CEO of OpenAI, hint at?"
     assert second.to_dict()["standalone_question"] == second.standalone_question
@@ -211,10 +211,10 @@ def test_follow_up_is_rewritten_by_the_llm_before_retrieval(seed_engine, use_mod
         "history goes in as chat turns, without its old markers, not as sources"
 
 
-def test_a_failing_rewrite_falls_back_to_the_keyword_rewrite(seed_engine, use_model):
-    use_model(BrokenChatModel())
+def test_a_failing_rewrite_falls_back_to_the_keyword_rewrite(seed_engine, with_model):
+    engine = with_model(BrokenChatModel())
     result = answer("What did he hint at?", history=[("Who is the CEO of OpenAI?", "Sam Altman [1].")],
-                    engine=seed_engine, llm="openai")
+                    engine=engine, llm="openai")
     assert "altman" in result.standalone_question.lower()
     assert any("could not rewrite" in n for n in result.notices)
 
@@ -230,11 +230,13 @@ def test_a_failing_rewrite_falls_back_to_the_keyword_rewrite(seed_engine, use_mo
     ("[0][4][99999]", "", [], 3),
     ("Sun is hot[1]and bright.", "Sun is hot and bright. [1]", [(1,)], 0),
 ])
+@pytest.mark.unit
 def test_parse_markers(raw, clean, cites, removed):
     text, sentences, n = parse_markers(raw, 3)
     assert (text, [c for _, c in sentences], n) == (clean, cites, removed)
 
 
+@pytest.mark.unit
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=st.sampled_from(list("ab .,![]0123456789-–;\n\t")) | st.characters(), max_size=200),
        st.integers(min_value=-2, max_value=12))
@@ -277,8 +279,8 @@ def test_an_injected_instruction_is_never_a_supported_sentence(injected_engine, 
     def script(messages: list[BaseMessage]) -> str:
         return f"{reply} [{n_of(messages, 'PWNED')}]"
 
-    monkeypatch.setitem(injected_engine._chat_models, "openai", ScriptedChatModel(script=script, prompts=[]))
-    result = answer("What does the facilities notice say?", engine=injected_engine, llm="openai")
+    engine = injected_engine.using(chat_model=ScriptedChatModel(script=script, prompts=[]))
+    result = answer("What does the facilities notice say?", engine=engine, llm="openai")
     assert not any("PWNED" in s.text and s.status == "supported" for s in result.sentences)
     assert "PWNED" not in _outside_quotes(result)
 
@@ -300,6 +302,7 @@ def _outside_quotes(result) -> str:
 
 # --- backends -----------------------------------------------------------------------------------
 
+@pytest.mark.unit
 def test_backend_configuration_errors_are_one_line(tmp_path):
     from rag.llm import get_chat_model
 
@@ -313,6 +316,7 @@ def test_backend_configuration_errors_are_one_line(tmp_path):
         assert "\n" not in str(info.value)
 
 
+@pytest.mark.unit
 def test_openai_and_ollama_models_take_their_settings(tmp_path):
     from rag.llm import describe, get_chat_model
 
@@ -325,3 +329,19 @@ def test_openai_and_ollama_models_take_their_settings(tmp_path):
     ollama = get_chat_model(s.model_copy(update={"llm": "ollama", "ollama_host": "http://127.0.0.1:9"}))
     assert (ollama.base_url, ollama.model, ollama.name) == ("http://127.0.0.1:9", "Qwen2.5-7B",
                                                             "ollama:Qwen2.5-7B")
+
+
+def test_two_api_keys_give_two_engines_and_two_chat_models(tmp_path):
+    """Engines are cached on the settings' real values: a masked dump would share one model between keys."""
+    from pydantic import SecretStr
+
+    from rag.service import get_engine
+
+    base = make_settings(tmp_path, tmp_path, llm="openai", llm_model="m", llm_base_url="http://127.0.0.1:9/v1")
+    one = get_engine(base.model_copy(update={"llm_api_key": SecretStr("key-one")}))
+    two = get_engine(base.model_copy(update={"llm_api_key": SecretStr("key-two")}))
+    assert one is not two
+    first, second = one.chat_model("openai"), two.chat_model("openai")
+    assert first is not second and first is one.chat_model("openai")
+    assert {first.openai_api_key.get_secret_value(), second.openai_api_key.get_secret_value()} == {"key-one", "key-two"}
+    assert get_engine(base.model_copy(update={"llm_api_key": SecretStr("key-one")})) is one

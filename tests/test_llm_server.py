@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -19,8 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from helpers import free_port
+from rag.check import FALLBACK_SEPARATOR
 from rag.cite import check_sentences, parse_markers
-from rag.generate import FALLBACK_SEPARATOR
 from rag.models import Answer
 from rag.service import answer
 
@@ -45,10 +45,6 @@ def gguf() -> Path:
     return smollm2_gguf()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _models(base_url: str) -> list[str]:
@@ -61,7 +57,7 @@ def llama_server(gguf: Path, tmp_path_factory) -> Iterator[tuple[str, str]]:
     """`python -m llama_cpp.server` on a free loopback port; yields (base URL, model name)."""
     for module in ("uvicorn", "fastapi", "sse_starlette", "starlette_context"):
         pytest.importorskip(module, reason="llama-cpp-python[server] extras are missing")
-    port = _free_port()
+    port = free_port()
     log = (tmp_path_factory.mktemp("llama_server") / "server.log").open("wb")
     proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(gguf),
                              "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096"],
@@ -118,9 +114,9 @@ def test_openai_backend_streams_from_a_real_server(seed_engine, monkeypatch, lla
     settings = seed_engine.settings.model_copy(update={
         "llm": "openai", "llm_base_url": base_url, "llm_model": model_name, "llm_max_tokens": 160,
         "llm_timeout": 120, "llm_retries": 0})
-    monkeypatch.setitem(seed_engine._chat_models, "openai", get_chat_model(settings))
+    engine = seed_engine.using(chat_model=get_chat_model(settings))
     pieces: list[str] = []
-    result = answer(QUESTION, engine=seed_engine, llm="openai", on_token=pieces.append)
+    result = answer(QUESTION, engine=engine, llm="openai", on_token=pieces.append)
     check_streamed_and_checked(result, pieces, "openai", seed_engine.embedder)
 
 
@@ -131,8 +127,8 @@ def test_llamacpp_backend_streams_in_process(seed_engine, monkeypatch, gguf):
         "llm": "llamacpp", "llamacpp_model_path": gguf, "llm_max_tokens": 160})
     model = get_chat_model(settings)
     assert model.name == f"llamacpp:{gguf.name}"
-    monkeypatch.setitem(seed_engine._chat_models, "llamacpp", model)
+    engine = seed_engine.using(chat_model=model)
     pieces: list[str] = []
-    result = answer(QUESTION, engine=seed_engine, llm="llamacpp", on_token=pieces.append)
+    result = answer(QUESTION, engine=engine, llm="llamacpp", on_token=pieces.append)
     check_streamed_and_checked(result, pieces, "llamacpp", seed_engine.embedder)
     assert model.invoke("Say hello.").text, "the non-streaming path answers too"

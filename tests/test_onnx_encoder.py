@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from rag import onnx_encoder
-from rag.embed import Embedder
+from rag.embed import SentenceTransformerEmbedder
 
 TEXTS = ["Who said the export controls had failed?", "DeepSeek said R1 cost $5.6 million to train.",
          "Nvidia lost almost $600bn in market value on Monday, the biggest one-day loss in US history. " * 8, "ok"]
@@ -19,7 +19,7 @@ TEXTS = ["Who said the export controls had failed?", "DeepSeek said R1 cost $5.6
 def test_onnx_vectors_equal_the_pytorch_ones(embedder):
     assert embedder.onnx is not None, "the packaged model is exported and used"
     onnx_vectors = embedder.encode(TEXTS)
-    torch_vectors = Embedder("").encode(TEXTS)
+    torch_vectors = SentenceTransformerEmbedder("").encode(TEXTS)
     assert onnx_vectors.shape == torch_vectors.shape == (4, 384)
     assert np.allclose(np.linalg.norm(onnx_vectors, axis=1), 1.0, atol=1e-5)
     assert (onnx_vectors * torch_vectors).sum(axis=1).min() > 0.9999
@@ -27,25 +27,26 @@ def test_onnx_vectors_equal_the_pytorch_ones(embedder):
 
 
 def test_the_model_is_exported_once_and_reused(tmp_path, monkeypatch):
-    first = Embedder("", onnx_cache=tmp_path)
+    first = SentenceTransformerEmbedder("", onnx_cache=tmp_path)
     first.encode(["warm"])
     files = list(tmp_path.glob("embedder-*.onnx"))
     assert len(files) == 1 and not list(tmp_path.glob("*.part")), "one finished file, no leftovers"
     monkeypatch.setattr(onnx_encoder, "export", lambda *a: pytest.fail("exported again"))
-    second = Embedder("", onnx_cache=tmp_path)
+    second = SentenceTransformerEmbedder("", onnx_cache=tmp_path)
     assert second.onnx is not None and second.encode(["again"]).shape == (1, 384)
 
 
 def test_large_batches_stay_on_pytorch(embedder, monkeypatch):
     assert embedder.onnx is not None
     monkeypatch.setattr(embedder.onnx, "encode", lambda *a: pytest.fail("indexing batch went to ONNX"))
-    assert embedder.encode([f"chunk {i}" for i in range(Embedder.SMALL_BATCH + 1)]).shape == (33, 384)
+    texts = [f"chunk {i}" for i in range(SentenceTransformerEmbedder.SMALL_BATCH + 1)]
+    assert embedder.encode(texts).shape == (33, 384)
 
 
 def test_an_unusable_cache_falls_back_to_pytorch(tmp_path, caplog):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the cache folder should be")
-    e = Embedder("", onnx_cache=blocker)
+    e = SentenceTransformerEmbedder("", onnx_cache=blocker)
     with caplog.at_level(logging.WARNING, logger="rag.onnx_encoder"):
         vectors = e.encode(TEXTS[:2])
     assert e.onnx is None and vectors.shape == (2, 384)
@@ -82,12 +83,12 @@ def _cached_file(cache: Path) -> Path:
 def test_a_damaged_cache_file_is_exported_again(tmp_path, caplog):
     target = _cached_file(tmp_path)
     target.write_bytes(b"not an ONNX model, e.g. cut short by a full disk")
-    e = Embedder("", onnx_cache=tmp_path)
+    e = SentenceTransformerEmbedder("", onnx_cache=tmp_path)
     with caplog.at_level(logging.WARNING, logger="rag.onnx_encoder"):
         vectors = e.encode(TEXTS[:2])
     assert e.onnx is not None and "exporting it again" in caplog.text
     assert target.stat().st_size > 1_000_000
-    assert (vectors * Embedder("").encode(TEXTS[:2])).sum(axis=1).min() > 0.9999
+    assert (vectors * SentenceTransformerEmbedder("").encode(TEXTS[:2])).sum(axis=1).min() > 0.9999
 
 
 def test_a_cache_file_that_gives_other_vectors_is_not_used(embedder, tmp_path, caplog):
@@ -97,7 +98,7 @@ def test_a_cache_file_that_gives_other_vectors_is_not_used(embedder, tmp_path, c
 
     import torch
 
-    Embedder("", onnx_cache=tmp_path).encode(["checked once: the probe vector is kept"])
+    SentenceTransformerEmbedder("", onnx_cache=tmp_path).encode(["checked once: the probe vector is kept"])
     target = _cached_file(tmp_path)
     assert onnx_encoder.probe_file(target).exists()
     other = copy.deepcopy(embedder.model)
@@ -107,7 +108,7 @@ def test_a_cache_file_that_gives_other_vectors_is_not_used(embedder, tmp_path, c
     expected = onnx_encoder.pytorch_probe(embedder.model)
     tokenize = onnx_encoder.model_tokenizer(embedder.model)
     assert not onnx_encoder.agrees(onnx_encoder.OnnxEncoder(target, tokenize), expected)
-    e = Embedder("", onnx_cache=tmp_path)
+    e = SentenceTransformerEmbedder("", onnx_cache=tmp_path)
     with caplog.at_level(logging.WARNING, logger="rag.onnx_encoder"):
         assert e.onnx is not None
     assert "differ from PyTorch" in caplog.text
@@ -133,8 +134,8 @@ def test_a_checked_model_answers_without_loading_torch(embedder, model_cache):
     import sys
 
     assert embedder.onnx is not None  # checked and exported in model_cache by this session
-    script = ("import sys; from pathlib import Path; from rag.embed import Embedder; "
-              f"e = Embedder('', onnx_cache=Path({str(model_cache)!r})); "
+    script = ("import sys; from pathlib import Path; from rag.embed import SentenceTransformerEmbedder; "
+              f"e = SentenceTransformerEmbedder('', onnx_cache=Path({str(model_cache)!r})); "
               "v = e.encode(['Who said the export controls had failed?']); "
               "print(e.dimension, round(float(v[0] @ v[0]), 4), 'torch' in sys.modules, "
               "'transformers' in sys.modules)")
@@ -146,14 +147,14 @@ def test_kept_tokens_that_no_longer_match_send_the_check_back_to_pytorch(embedde
     """Should the tokenizer change (another `tokenizers`), the file tokenizer is not trusted unchecked."""
     import json
 
-    Embedder("", onnx_cache=tmp_path).encode(["checked once"])
+    SentenceTransformerEmbedder("", onnx_cache=tmp_path).encode(["checked once"])
     kept = onnx_encoder.probe_file(_cached_file(tmp_path))
     data = json.loads(kept.read_text())
     data["tokens"][0][1] += 1
     kept.write_text(json.dumps(data))
     loaded, pytorch = [], embedder.model
-    monkeypatch.setattr(Embedder, "model", property(lambda self: loaded.append(1) or pytorch))
-    again = Embedder("", onnx_cache=tmp_path)
+    monkeypatch.setattr(SentenceTransformerEmbedder, "model", property(lambda self: loaded.append(1) or pytorch))
+    again = SentenceTransformerEmbedder("", onnx_cache=tmp_path)
     assert again.onnx is not None and loaded, "checked against PyTorch again"
     assert json.loads(kept.read_text())["tokens"][0][1] == data["tokens"][0][1] - 1, "probe file rewritten"
 
@@ -173,7 +174,7 @@ def test_a_new_export_removes_the_ones_it_supersedes(tmp_path):
 
     superseded = planted("0000000000000000", str(packaged_model_path()))
     other_model = planted("1111111111111111", "/models/another")
-    Embedder("", onnx_cache=tmp_path).encode(["export and check"])
+    SentenceTransformerEmbedder("", onnx_cache=tmp_path).encode(["export and check"])
     assert not superseded.exists() and not onnx_encoder.probe_file(superseded).exists()
     assert other_model.exists() and onnx_encoder.probe_file(other_model).exists()
     assert _cached_file(tmp_path).exists()

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import hashlib
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rag.chunk import chunk_document
 from rag.models import Document
 from rag.text import sentence_spans
+
+pytestmark = pytest.mark.unit
 
 # Prose-like pieces (abbreviations, initialisms, quotes, figures, long words, odd white space) mixed
 # with arbitrary characters, so that sentence ends, long sentences and white space runs all occur.

@@ -6,6 +6,8 @@ import pytest
 
 from rag.qtype import asks_definition, expected_type, holds, name_groups, which_head
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize(("question", "kind"), [
     ("How much did eBay pay to buy Skype?", "money"),

@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, SEED_FILE, SEEDS
+from helpers import ROOT, SEED_FILE, SEEDS
 from rag import webui_handlers as h
 from rag.errors import QuestionError
 from rag.models import Answer

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from conftest import ROOT, SEED_FILE, SEEDS
+from helpers import ROOT, SEED_FILE, SEEDS, free_port
 
 CHROMIUM = "/usr/bin/chromium"
 FERRY = ("Ferry report\n\nThe harbour master said the night ferry \x1b]52;c;ZWNobyBwd25lZA==\x07leaves the "
@@ -34,10 +34,6 @@ COUNCIL = "What did the council note about the ferry ticket?"
 pytestmark = pytest.mark.timeout(900)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _env(extra: dict[str, str]) -> dict[str, str]:
@@ -82,7 +78,7 @@ class Server:
     """`rag serve` on a free port; `url`, and the lines it printed."""
 
     def __init__(self, tmp: Path, env: dict[str, str]) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tmp / f"serve-{self.port}.log"
         with self.log.open("w") as out:
@@ -181,7 +177,7 @@ def _upload(opener: Any, url: str, text: str, filename: str) -> str:
 def test_half_set_login_refuses_to_serve_in_one_line(planted, index_output):
     tmp, env = planted
     for extra in ({"RAG_UI_USERNAME": "admin", "RAG_UI_PASSWORD": ""}, {"RAG_UI_PASSWORD": "s3cret"}):
-        result = rag("serve", "--port", str(_free_port()), cwd=tmp, env={**env, **extra})
+        result = rag("serve", "--port", str(free_port()), cwd=tmp, env={**env, **extra})
         assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1, result.stderr
         assert "Traceback" not in result.stderr and "ui_" in result.stderr
 

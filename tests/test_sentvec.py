@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import make_settings
-from rag.embed import Embedder
+from helpers import make_settings
+from rag.embed import SentenceTransformerEmbedder
 from rag.models import Chunk
 from rag.sentvec import pack, sentences, unpack
 from rag.service import Engine, answer
@@ -31,7 +31,7 @@ def engines(tmp_path_factory, embedder):
     and without."""
     import shutil
 
-    from conftest import SEED_FILE, SEEDS
+    from helpers import SEED_FILE, SEEDS
 
     built = {}
     for stored in (True, False):
@@ -39,7 +39,8 @@ def engines(tmp_path_factory, embedder):
         docs = tmp / "docs"
         docs.mkdir()
         shutil.copy(SEEDS / SEED_FILE, docs / SEED_FILE)
-        engine = Engine(make_settings(tmp, docs, sentence_vectors=stored), Embedder("") if stored else embedder)
+        cold = SentenceTransformerEmbedder("") if stored else embedder
+        engine = Engine(make_settings(tmp, docs, sentence_vectors=stored), cold)
         engine.index()
         built[stored] = engine
     return built
@@ -55,7 +56,7 @@ def test_every_chunk_stores_one_vector_per_quotable_sentence(engines):
 
 def test_answers_embed_only_the_question_and_match_answers_without_stored_vectors(engines, monkeypatch):
     engine = engines[True]
-    engine.embedder.encode_one("warm up")  # load the model (its first call is not an answer's)
+    engine.embedder.encode_queries(["warm up"])  # load the model (its first call is not an answer's)
     encoded: list[str] = []
     real_encode = engine.embedder.encode
 

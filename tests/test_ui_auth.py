@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 import urllib.error
 import urllib.request
 
 import pytest
 from pydantic import SecretStr
 
-from conftest import make_settings
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from helpers import free_port, make_settings
 
 
 def _status(url: str, data: bytes | None = None) -> int:
@@ -36,7 +29,7 @@ def test_default_host_is_loopback():
 def locked_app(tmp_path, seed_docs):
     from rag.webui import build_demo, launch
 
-    settings = make_settings(tmp_path, seed_docs, ui_port=_free_port(), ui_username="ann",
+    settings = make_settings(tmp_path, seed_docs, ui_port=free_port(), ui_username="ann",
                              ui_password=SecretStr("s3cret"))
     demo = build_demo(settings)
     launch(demo, settings, prevent_thread_lock=True, quiet=True)

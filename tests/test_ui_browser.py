@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, SEED_FILE, SEEDS, make_settings
+from helpers import ROOT, SEED_FILE, SEEDS, free_port, make_settings
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "artifacts"
@@ -19,10 +18,6 @@ if not Path(CHROMIUM).exists() and os.environ.get("CI") != "true":
     pytest.skip("Debian chromium is not installed (CI installs it)", allow_module_level=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +34,7 @@ def app(tmp_path_factory, embedder):
     evals = tmp / "evals"
     evals.mkdir()
     shutil.copy(ROOT / "evals" / "seed.jsonl", evals / "seed.jsonl")
-    settings = make_settings(tmp, docs, ui_port=_free_port(), evals_dir=evals, ui_open_documents=True)
+    settings = make_settings(tmp, docs, ui_port=free_port(), evals_dir=evals, ui_open_documents=True)
     engine = get_engine(settings)
     engine.embedder = embedder
     engine.retriever.embedder = embedder

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, SEED_FILE
+from helpers import ROOT, SEED_FILE
 from rag.webui_feedback import (
     Turn,
     answer_keys,

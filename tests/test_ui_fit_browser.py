@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 from office_corpus import build_broken, build_corpus
-from test_ui_browser import CHROMIUM, _free_port, browser, shoot  # noqa: F401  (browser is a fixture)
+from test_ui_browser import CHROMIUM, browser, shoot  # noqa: F401  (browser is a fixture)
 from typer.testing import CliRunner
 
-from conftest import ROOT, SEED_FILE, SEEDS, make_settings
+from helpers import ROOT, SEED_FILE, SEEDS, free_port, make_settings
 
 pytestmark = pytest.mark.browser
 
@@ -30,7 +30,7 @@ def app(tmp_path_factory, embedder):
     shutil.copy(SEEDS / SEED_FILE, docs / SEED_FILE)
     for name in ("bbc-heldout.jsonl", "bbc.jsonl", "seed.jsonl"):  # the BBC sets name documents not indexed
         shutil.copy(ROOT / "evals" / name, evals / name)
-    settings = make_settings(tmp, docs, ui_port=_free_port(), evals_dir=evals, ui_open_documents=True)
+    settings = make_settings(tmp, docs, ui_port=free_port(), evals_dir=evals, ui_open_documents=True)
     engine = get_engine(settings)
     engine.embedder = engine.retriever.embedder = embedder
     engine.ensure_index()

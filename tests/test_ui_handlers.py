@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from conftest import make_settings
+from helpers import make_settings
 from rag import webui_handlers as h
 from rag.errors import UploadError
 from rag.models import Answer, Citation, SentenceCheck
@@ -60,6 +60,7 @@ def test_empty_question_is_a_message_not_a_crash(seed_engine):
     assert "type a question" in messages[-1]["content"]
 
 
+@pytest.mark.unit
 def test_source_panel_highlights_the_quote_and_escapes_document_markup():
     passage = "Intro <b>bold</b> text. <script>alert(1)</script> is the quoted sentence. Outro."
     quote = "<script>alert(1)</script> is the quoted sentence."
@@ -73,6 +74,7 @@ def test_source_panel_highlights_the_quote_and_escapes_document_markup():
     assert "Click a citation" in h.open_citation("9", [[c.__dict__]])
 
 
+@pytest.mark.unit
 def test_llm_answer_marks_unsupported_sentences():
     checked = Answer(question="q", text="A [1] B", abstained=False, answerer="openai:m", sentences=(
         SentenceCheck("Fine claim.", (1,), "supported", 0.9),
@@ -83,6 +85,7 @@ def test_llm_answer_marks_unsupported_sentences():
     assert 'class="unsupported"' not in h.answer_html(replace(checked, sentences=checked.sentences[:1]))
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("name", ["../../etc/passwd", "/etc/passwd.txt", "a\x00b.txt", "C:\\x\\y.txt", ".env.txt",
                                   "notes.exe", "..", ""])
 def test_bad_upload_names_are_refused(tmp_path, name):
@@ -91,6 +94,7 @@ def test_bad_upload_names_are_refused(tmp_path, name):
     assert not any(tmp_path.rglob("*")) or not any(p.is_file() for p in tmp_path.rglob("*"))
 
 
+@pytest.mark.unit
 def test_upload_is_sanitised_sized_and_kept_inside_the_documents_folder(tmp_path):
     saved = h.save_upload(tmp_path, "my report (final).txt", b"hello", 1.0)
     assert saved.parent == (tmp_path / "uploads").resolve() and saved.name == "my report _final_.txt"
