@@ -121,6 +121,10 @@ class Engine:
             from rag.llm import get_chat_model  # LangChain
 
             self._chat_models[backend] = get_chat_model(self.settings.model_copy(update={"llm": backend}))
+            if isinstance(self.checker, EmbeddingChecker):  # its claim reader loads while the LLM writes
+                from rag.claims import warm_up_in_background
+
+                warm_up_in_background()
         return self._chat_models[backend]
 
     def answerer(self, model: Any) -> Answerer:
