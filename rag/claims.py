@@ -28,6 +28,8 @@ from functools import lru_cache
 from typing import Any
 
 from rag.lexicon import ALIASES, TITLES, alias
+from rag.polarity import direction_clash, polarity_clash
+from rag.text import normalize, tokens
 
 Token = Any  # spacy.tokens.Token (spaCy is imported lazily)
 SUBJECTS = {"nsubj", "nsubjpass"}
@@ -212,9 +214,6 @@ def attribution_clash(claim: Any, source: Any, passage_names: set[str]) -> str |
 
 def contradiction(claim: str, source: str, before: Sequence[str] = (), passage: str = "") -> str | None:
     """Why `source` (one sentence; `before` the passage's earlier sentences) does not say `claim`."""
-    from rag.polarity import direction_clash, polarity_clash
-    from rag.text import normalize, tokens
-
     if normalize(claim).strip().rstrip(".") in normalize(source):
         return None
     mine, theirs = parse(claim), parse(source)

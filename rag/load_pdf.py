@@ -7,6 +7,7 @@ from typing import Any
 
 from rag.errors import SkipFile, one_line
 from rag.limits import FileLimits, current_limits
+from rag.load_office import join_blocks
 
 
 def _page_texts(reader: Any, limits: FileLimits) -> list[str]:
@@ -47,6 +48,4 @@ def read_pdf(path: Path) -> tuple[str, tuple[tuple[int, int, int], ...]]:
         raise SkipFile(f"unreadable PDF: {reason}") from None
     if not any(page_texts):
         raise SkipFile("PDF has no text layer (scanned?); OCR it first")
-    from rag.load_office import join_blocks
-
     return join_blocks(enumerate(page_texts, start=1))

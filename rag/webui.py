@@ -16,11 +16,12 @@ from rag import webui_extras as extras
 from rag import webui_handlers as h
 from rag.backends import ui_choices
 from rag.config import Settings
-from rag.errors import RagError
+from rag.errors import ConfigError, RagError
 from rag.health import health_lines
 from rag.safety import admin_refusal
 from rag.service import Engine, get_engine
 from rag.webui_eval import evaluate_tab
+from rag.webui_fit import indexed_documents
 
 CSS = """
 #source-panel mark { background: #fde68a; padding: 0 2px; }
@@ -124,7 +125,8 @@ def _chat_tab(settings: Settings, gr: Any) -> Any:
     return check, health, answerer, top_k, (examples, update_examples)
 
 
-def _documents_tab(settings: Settings, gr: Any) -> tuple[Any, list[Any]]:
+def _documents_widgets(gr: Any) -> tuple[Any, ...]:
+    """(table, refresh, uploads, add, rebuild, to_remove, remove, status) of the Documents tab."""
     table = gr.Dataframe(headers=["path", "title", "chunks", "indexed"], interactive=False, elem_id="docs-table")
     refresh = gr.Button("Refresh list")
     # no file_types: Gradio would refuse other types itself and keep the file in its cache; add_files refuses
@@ -137,6 +139,11 @@ def _documents_tab(settings: Settings, gr: Any) -> tuple[Any, list[Any]]:
         to_remove = gr.Dropdown([], label="Document to remove", allow_custom_value=False)
         remove = gr.Button("Remove document", variant="stop")
     status = gr.Textbox(label="Status", lines=3, interactive=False, elem_id="docs-status")
+    return table, refresh, uploads, add, rebuild, to_remove, remove, status
+
+
+def _documents_tab(settings: Settings, gr: Any) -> tuple[Any, list[Any]]:
+    table, refresh, uploads, add, rebuild, to_remove, remove, status = _documents_widgets(gr)
 
     def listing() -> tuple[Any, Any]:
         rows = h.documents_table(_engine(settings))
@@ -209,8 +216,6 @@ def build_demo(settings: Settings | None = None) -> Any:
             set_outputs, update_sets = _evaluate_tab(settings, gr, answerer, top_k)
 
         def fit_collection() -> tuple[Any, ...]:  # example questions and question sets for what is indexed
-            from rag.webui_fit import indexed_documents
-
             indexed = indexed_documents(_engine(settings))
             return (update_examples(indexed), *update_sets(indexed))
 
@@ -249,8 +254,6 @@ def serve(settings: Settings, demo: Any = None) -> None:
 def check_port_free(host: str, port: int) -> None:
     """ConfigError in one line when the UI's address cannot be listened on (before any slow start-up)."""
     import socket
-
-    from rag.errors import ConfigError
 
     if port == 0:
         return

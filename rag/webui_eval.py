@@ -12,6 +12,7 @@ from rag.errors import RagError
 from rag.eval_report import write_report
 from rag.evaluate import load_questions, run_eval
 from rag.service import Engine
+from rag.webui_fit import fit_choices, fit_warning, indexed_documents
 
 
 def question_sets(evals_dir: Path) -> list[str]:
@@ -43,13 +44,22 @@ def run_set(engine: Engine, path: Path, limit: int | None = None,
     return summary, str(paths["report.png"]), rows, files
 
 
+def _results_area(gr: Any) -> list[Any]:
+    """Where a run shows: summary, chart, per-question table and report files."""
+    with gr.Row():
+        summary = gr.Markdown(elem_id="eval-summary")
+        chart = gr.Image(label="Metrics", type="filepath", elem_id="eval-chart")
+    table = gr.Dataframe(headers=["id", "question", "result", "answer", "cited sources"], interactive=False,
+                         wrap=True, elem_id="eval-table")
+    report = gr.File(label="Report files", file_count="multiple", elem_id="eval-report")
+    return [summary, chart, table, report]
+
+
 def evaluate_tab(settings: Settings, gr: Any, engine_for: Callable[[Settings], Engine], answerer: Any,
                  top_k: Any) -> tuple[list[Any], Callable[[dict[str, str]], tuple[Any, str]]]:
     """The tab; runs use the answerer and top-k of the chat's Settings panel. Returns the set chooser and
     its warning line, and their update for the indexed documents ({path: title}): the sets about indexed
     documents first, the best one chosen (see rag.webui_fit)."""
-    from rag.webui_fit import fit_choices, fit_warning, indexed_documents
-
     sets = question_sets(settings.evals_dir)
     with gr.Row():
         chosen = gr.Dropdown(sets, value=sets[0] if sets else None, label="Question set in evals/",
@@ -59,12 +69,7 @@ def evaluate_tab(settings: Settings, gr: Any, engine_for: Callable[[Settings], E
     fit_line = gr.Markdown(elem_id="eval-fit")
     run = gr.Button("Run evaluation (answerer and top-k from the Chat tab's settings)", variant="primary",
                     elem_id="run-eval")
-    with gr.Row():
-        summary = gr.Markdown(elem_id="eval-summary")
-        chart = gr.Image(label="Metrics", type="filepath", elem_id="eval-chart")
-    table = gr.Dataframe(headers=["id", "question", "result", "answer", "cited sources"], interactive=False,
-                         wrap=True, elem_id="eval-table")
-    report = gr.File(label="Report files", file_count="multiple", elem_id="eval-report")
+    results = _results_area(gr)
 
     def go(name: str | None, upload: Any, n: float | None, llm: str, k: float,
            progress: Any = gr.Progress()) -> Any:
@@ -78,7 +83,7 @@ def evaluate_tab(settings: Settings, gr: Any, engine_for: Callable[[Settings], E
 
         return run_set(engine_for(settings), path, int(n or 0) or None, step, llm, int(k))
 
-    run.click(go, [chosen, uploaded, limit, answerer, top_k], [summary, chart, table, report])
+    run.click(go, [chosen, uploaded, limit, answerer, top_k], results)
 
     def warn(name: str | None) -> str:
         return fit_warning(settings.evals_dir, indexed_documents(engine_for(settings)), name)
