@@ -101,9 +101,9 @@ def where(settings: Settings) -> str:
     return backend(settings).where(settings)
 
 
-def llm_health(settings: Settings, timeout: float = 3.0) -> Health:
+def llm_health(settings: Settings, timeout: float | None = None) -> Health:
     """(where, answers?, detail) of the configured answerer."""
-    return backend(settings).health(settings, timeout)
+    return backend(settings).health(settings, timeout or settings.health_timeout)
 
 
 def ui_choices(settings: Settings) -> list[str]:

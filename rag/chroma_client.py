@@ -12,8 +12,10 @@ from __future__ import annotations
 import contextlib
 import shutil
 import time
+import types
 import uuid
 from collections.abc import Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -34,8 +36,9 @@ def open_client(settings: Settings) -> ClientAPI:
     if settings.chroma_url:
         url = urlparse(settings.chroma_url)
         try:
-            return chromadb.HttpClient(host=url.hostname or "127.0.0.1", port=url.port or 8000,
-                                       ssl=url.scheme == "https", settings=chroma_settings)
+            _heartbeat(settings.chroma_url, settings.chroma_timeout)
+            return _http_client(chroma_settings, url.hostname or "127.0.0.1", url.port or 8000,
+                                url.scheme == "https", settings.chroma_timeout)
         except Exception as exc:
             raise IndexUnavailableError(
                 f"Chroma server at {settings.chroma_url} does not answer ({one_line(exc)})") from exc
@@ -48,6 +51,48 @@ def open_client(settings: Settings) -> ClientAPI:
             raise
         forget_local_client(path)
         raise IndexUnavailableError(f"the index at {path} cannot be opened ({one_line(exc)})") from exc
+
+
+def _heartbeat(url: str, timeout: float) -> None:
+    import urllib.request
+
+    with urllib.request.urlopen(url.rstrip("/") + "/api/v2/heartbeat", timeout=timeout):  # noqa: S310
+        pass
+
+
+_timeout: ContextVar[float] = ContextVar("chroma_timeout", default=30.0)
+
+
+def _http_client(chroma_settings: Any, host: str, port: int, ssl: bool, timeout: float) -> ClientAPI:
+    """chromadb.HttpClient whose every request, its first ones (tenant, database) included, times out."""
+    import chromadb
+    import chromadb.api.fastapi
+
+    _bound_requests(chromadb.api.fastapi)
+    token = _timeout.set(timeout)
+    try:
+        return chromadb.HttpClient(host=host, port=port, ssl=ssl, settings=chroma_settings)
+    finally:
+        _timeout.reset(token)
+
+
+def _bound_requests(module: Any) -> None:
+    """chromadb 1.x builds its httpx session with timeout=None and has no setting for it: its module gets an
+    httpx whose Client takes the timeout of the `_http_client` call that creates it."""
+    import httpx
+
+    if getattr(module.httpx, "rag_bounded", False):
+        return
+
+    class BoundedClient(httpx.Client):
+        def __init__(self, *args: Any, timeout: Any = None, **kwargs: Any) -> None:
+            super().__init__(*args, timeout=timeout if timeout is not None else _timeout.get(), **kwargs)
+
+    bounded = types.ModuleType("httpx")
+    bounded.__dict__.update(vars(httpx))
+    bounded.Client = BoundedClient  # type: ignore[attr-defined]
+    bounded.rag_bounded = True  # type: ignore[attr-defined]
+    module.httpx = bounded
 
 
 def forget_local_client(path: Path, grace: float = 0.0) -> None:

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     chroma_url: str | None = Field(
         None, description="URL of a Chroma server (e.g. http://127.0.0.1:8000); unset = embedded index_dir."
     )
+    chroma_timeout: float = Field(
+        30.0, gt=0, description="Seconds before a request to the Chroma server is given up (one-line error).")
+    health_timeout: float = Field(3.0, gt=0, description="Seconds the health checks of `rag info` and the UI wait.")
     collection_prefix: str = Field("rag", description="Prefix of the Chroma collections this index uses.")
     index_lock_lease: float = Field(
         30.0, gt=0, description="Chroma-server mode: seconds the indexing lock (a record in the server) lasts "

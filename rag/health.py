@@ -12,13 +12,13 @@ from rag.onnx_encoder import status
 from rag.store import Store
 
 
-def store_health(settings: Settings, timeout: float = 3.0) -> tuple[str, bool, str]:
+def store_health(settings: Settings, timeout: float | None = None) -> tuple[str, bool, str]:
     """(location, answers?, detail) of the Chroma store."""
     location = settings.chroma_url or str(settings.index_dir / "chroma")
     try:
         if settings.chroma_url:  # a bounded probe first: the Chroma client waits without a timeout
             heartbeat = settings.chroma_url.rstrip("/") + "/api/v2/heartbeat"
-            with urllib.request.urlopen(heartbeat, timeout=timeout):  # noqa: S310 - configured URL
+            with urllib.request.urlopen(heartbeat, timeout=timeout or settings.health_timeout):  # noqa: S310
                 pass
         store = Store(settings)
         store.client.heartbeat()

@@ -216,24 +216,35 @@ def save_upload(docs_dir: Path, name: str, data: bytes, max_mb: float) -> Path:
 
 def add_uploads(engine: Engine, uploads: Sequence[tuple[str, bytes]],
                 progress: Callable[[int, int, int, str], None] | None = None) -> str:
-    """Save the uploads, then index incrementally; a message line per refused file."""
-    lines, saved = [], 0
+    """Save the uploads, then index incrementally; a message line per refused file, and an upload that
+    cannot be indexed is deleted again (it would stay on disk, out of the list, unremovable from here)."""
+    lines, saved = [], []
     for name, data in uploads:
         try:
-            save_upload(engine.settings.docs_dir, name, data, engine.settings.upload_max_mb)
-            saved += 1
+            saved.append(save_upload(engine.settings.docs_dir, name, data, engine.settings.upload_max_mb))
         except UploadError as exc:
             lines.append(str(exc))
     if saved:
-        lines.append(index_now(engine, False, progress))
+        lines.append(index_now(engine, False, progress, drop=saved))
     return "\n".join(lines) or "Nothing to add."
 
 
-def index_now(engine: Engine, rebuild: bool, progress: Callable[[int, int, int, str], None] | None = None) -> str:
+def index_now(engine: Engine, rebuild: bool, progress: Callable[[int, int, int, str], None] | None = None,
+              drop: Sequence[Path] = ()) -> str:
+    """Index; the summary after a line per skipped file saying why (those in `drop` are deleted)."""
     try:
-        return engine.index(rebuild=rebuild, progress=progress, wait=30).summary()
+        report = engine.index(rebuild=rebuild, progress=progress, wait=30)
     except RagError as exc:
         return f"Indexing failed: {exc}"
+    lines = []
+    for skip in report.skipped:
+        path = engine.settings.docs_dir.resolve() / skip.path
+        if path in drop:
+            path.unlink(missing_ok=True)
+            lines.append(f"removed {skip.path} again: it cannot be indexed ({skip.reason})")
+        else:
+            lines.append(f"skipped {skip.path}: {skip.reason}")
+    return "\n".join([*lines, report.summary()])
 
 
 def remove_document(engine: Engine, source: str) -> str:

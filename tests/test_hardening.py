@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -251,3 +252,80 @@ def test_an_edited_document_still_answers_after_a_kill_mid_update(tmp_path, embe
     chunks = [c for c in Store(settings).all_chunks(Store(settings).active()) if c.source == "lighthouse.txt"]
     assert chunks and all("blue" in c.text for c in chunks), [c.text for c in chunks]
     forget_local_client(settings.index_dir / "chroma")
+
+
+# 12. network calls without a bound ----------------------------------------------------------------------
+def _silent_server(answer_heartbeat: bool) -> tuple[int, Any]:
+    """A loopback server that accepts connections and never answers (but, if asked, the heartbeat)."""
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            held.append(conn)
+            request = conn.recv(65536)
+            if answer_heartbeat and b"/heartbeat" in request.split(b"\r\n")[0]:
+                body = b'{"nanosecond heartbeat": 1}'
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                             + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
+                conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return int(listener.getsockname()[1]), lambda: [s.close() for s in [listener, *held]]
+
+
+@pytest.mark.parametrize("answer_heartbeat", [False, True])
+def test_a_chroma_server_that_never_answers_is_one_line_within_its_timeout(tmp_path, answer_heartbeat):
+    import threading
+
+    from rag.errors import IndexUnavailableError
+    from rag.store import Store
+
+    port, close = _silent_server(answer_heartbeat)
+    settings = make_settings(tmp_path, tmp_path, chroma_url=f"http://127.0.0.1:{port}", chroma_timeout=1.0)
+    outcome: list[BaseException | str] = []
+
+    def ask_store() -> None:
+        try:
+            outcome.append(str(Store(settings).active_name()))
+        except BaseException as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=ask_store, daemon=True)
+    worker.start()
+    worker.join(30)
+    close()
+    assert outcome, "the Chroma client still waited after 30 s"
+    assert isinstance(outcome[0], IndexUnavailableError), outcome
+    assert "does not answer" in str(outcome[0]) and "timed out" in str(outcome[0]) and "\n" not in str(outcome[0])
+
+
+# 10. misleading reports ----------------------------------------------------------------------------------
+def test_skips_are_named_with_their_reason_and_a_skipped_upload_is_deleted(tmp_path, embedder):
+    from rag import webui_handlers as h
+    from rag.indexer import build_index
+    from rag.service import Engine
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "fine.txt").write_text("Fine\n\nThe lighthouse keeper paints the railings every April.\n")
+    (docs / "empty.md").write_text("   \n")
+    settings = make_settings(tmp_path, docs)
+    build_index(settings, embedder=embedder)
+    again = build_index(settings, embedder=embedder)
+    assert again.added == [] and [s.path for s in again.skipped] == ["empty.md"], "a skip is not an addition"
+
+    engine = Engine(settings, embedder)
+    message = h.add_uploads(engine, [("broken.pdf", b"%PDF-1.4 not really a PDF"), ("ok.txt", b"Ok\n\nA fine note.\n")])
+    assert "removed uploads/broken.pdf again: it cannot be indexed (unreadable PDF" in message, message
+    assert not (docs / "uploads" / "broken.pdf").exists() and (docs / "uploads" / "ok.txt").exists()
+    assert "skipped empty.md: no text" in h.index_now(engine, False)
