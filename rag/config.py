@@ -61,6 +61,16 @@ class Settings(BaseSettings):
         False, description="Also embed every sentence at index time and store it with its chunk: about twice "
                            "the indexing time and 0.8 KB per sentence, for first-time answers about 100 ms faster "
                            "(same answers). Run `rag index --rebuild` after turning it on.")
+    embed_api_url: str | None = Field(
+        None, description="Base URL of an OpenAI-compatible embeddings server (TEI, vLLM, Ollama: http://host:port/v1; "
+                          "Infinity: http://host:port); texts are sent to <url>/embeddings instead of loading the "
+                          "model here. Unset = the in-process model (embed_model).")
+    embed_api_model: str = Field("", description="Model name sent to the embeddings server; empty = its default.")
+    embed_api_key: SecretStr = Field(SecretStr(""), description="API key for the embeddings server (empty = none).")
+    embed_api_batch_size: int = Field(64, ge=1, description="Texts per request to the embeddings server.")
+    embed_api_timeout: float = Field(60.0, gt=0, description="Seconds before an embeddings request is given up.")
+    embed_api_retries: int = Field(2, ge=0, description="Retries of a failed embeddings request (no answer, 429, 5xx).")
+    embed_api_concurrency: int = Field(4, ge=1, description="Embeddings requests in flight at once.")
     chunk_size: int = Field(800, ge=100, description="Largest chunk, in characters (sentence-aligned).")
     chunk_overlap: int = Field(150, ge=0, description="Characters of trailing sentences repeated.")
     index_workers: int = Field(

@@ -68,8 +68,13 @@ def resolve_model_path(name: str) -> Path:
     return path
 
 
-def embedder_for(settings: Settings) -> SentenceTransformerEmbedder:
-    """The embedder `settings` describe (model, batch size, query-time engine)."""
+def embedder_for(settings: Settings) -> Embedder:
+    """The embedder `settings` describe: the served model when `embed_api_url` is set (rag.embed_http),
+    else the in-process one (model, batch size, query-time engine)."""
+    if settings.embed_api_url:
+        from rag.embed_http import HttpEmbedder
+
+        return HttpEmbedder.from_settings(settings)
     onnx_cache = settings.model_cache if settings.embed_backend == "onnx" else None
     return SentenceTransformerEmbedder(settings.embed_model, settings.embed_batch_size, onnx_cache)
 

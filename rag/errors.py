@@ -29,6 +29,10 @@ class IndexBusyError(RagError):
     """Another process is writing the index."""
 
 
+class EmbeddingServerError(RagError):
+    """The configured embeddings server could not be reached or failed to answer."""
+
+
 class LLMError(RagError):
     """The configured LLM could not be reached or failed to answer."""
 

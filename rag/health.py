@@ -1,4 +1,4 @@
-"""Where the store and the LLM are, and whether they answer: for `rag info` and the UI."""
+"""Where the store, the LLM and the embedder are, and whether they answer: for `rag info` and the UI."""
 
 from __future__ import annotations
 
@@ -30,6 +30,8 @@ def store_health(settings: Settings, timeout: float | None = None) -> tuple[str,
 
 def encoder_status(settings: Settings) -> str:
     """How questions are encoded: PyTorch, or ONNX Runtime with its exported model (see rag.onnx_encoder)."""
+    if settings.embed_api_url:
+        return f"the embeddings server at {settings.embed_api_url}"
     if settings.embed_backend == "torch":
         return "PyTorch (embed_backend = torch)"
     try:
@@ -38,8 +40,18 @@ def encoder_status(settings: Settings) -> str:
         return f"unknown ({failure_reason(exc)})"
 
 
+def embeddings_health(settings: Settings, timeout: float = 3.0) -> tuple[str, bool, str]:
+    """(where, answers?, detail) of the embedder: the served model's endpoint, or the in-process model."""
+    if settings.embed_api_url:
+        from rag.embed_http import served_health
+
+        return served_health(settings, timeout)
+    return f"in-process {settings.embed_model or 'all-MiniLM-L6-v2 (packaged)'}", True, "loaded on first use"
+
+
 def health_lines(settings: Settings) -> list[str]:
     lines = []
-    for label, (where, ok, detail) in (("Store", store_health(settings)), ("LLM", llm_health(settings))):
+    for label, (where, ok, detail) in (("Store", store_health(settings)), ("LLM", llm_health(settings)),
+                                       ("Embeddings", embeddings_health(settings))):
         lines.append(f"{label}: {where} — {'OK' if ok else 'NOT ANSWERING'} ({detail})")
     return lines

@@ -21,7 +21,7 @@ from filelock import FileLock, Timeout
 from rag.chroma_client import damaged, quarantine_local_index, store_error, unreachable
 from rag.config import Settings
 from rag.embed import Embedder, embedder_for
-from rag.errors import IndexBusyError, IndexUnavailableError, NoDocumentsError
+from rag.errors import ConfigError, IndexBusyError, IndexUnavailableError, NoDocumentsError
 from rag.index_workers import loaded_chunks
 from rag.lexical import build_lexical
 from rag.limits import limits_for
@@ -82,6 +82,26 @@ def incompatibility(collection: Collection, wanted: dict[str, Any]) -> str | Non
         if meta.get(key) != value:
             return f"{key} changed from {meta.get(key)!r} to {value!r}"
     return None
+
+
+def mixed_embedders(collection: Collection, embedder: Embedder) -> str | None:
+    """One line when the index holds vectors of another embedder and a served one is involved, else None.
+
+    Such a mismatch is refused rather than rebuilt: a served model usually indexed far more than this
+    machine could embed again, and a front end that only forgot `embed_api_url` must not rebuild a shared
+    index with its own model. (Between two in-process models, a rebuild follows as before.)
+    """
+    meta = collection.metadata or {}
+    had = str(meta.get("embed_model", ""))
+    if not had:
+        return None
+    has = embedder.identity
+    if (had, meta.get("embed_dim")) == (has, embedder.dimension) or not (had.startswith("api:")
+                                                                        or has.startswith("api:")):
+        return None
+    return (f"the index holds vectors of {had} ({meta.get('embed_dim')} dimensions) and cannot be used with "
+            f"{has} ({embedder.dimension}): set the embedder back (RAG_EMBED_API_URL / RAG_EMBED_MODEL), "
+            "or run `rag index --rebuild` to embed every document again")
 
 
 class IndexLock(Protocol):
@@ -168,6 +188,8 @@ def _run(settings: Settings, store: Store, embedder: Embedder, files: list[Sourc
     wanted = index_meta(settings, embedder)
     current = store.active()
     store.drop_stale(keep=current.name if current else None)  # leftovers of a crashed rebuild
+    if not rebuild and current is not None and (mixed := mixed_embedders(current, embedder)):
+        raise ConfigError(mixed)
     reason = "--rebuild asked" if rebuild else ("no index yet" if current is None else
                                                 incompatibility(current, wanted))
     if reason:

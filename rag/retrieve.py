@@ -16,6 +16,8 @@ import numpy as np
 from rag.chroma_client import forget_local_client, store_error
 from rag.config import Settings
 from rag.embed import Embedder, embedder_for
+from rag.errors import ConfigError
+from rag.indexer import mixed_embedders
 from rag.lexical import LexicalIndex, analyze, lexical_key, load_lexical
 from rag.models import Chunk, Hit
 from rag.store import Store
@@ -70,11 +72,15 @@ class Retriever:
                     self._collection, self._lexical = None, None
                     return None
                 if self._lexical_outdated(collection):
+                    if mixed := mixed_embedders(collection, self.embedder):  # never search with other vectors
+                        raise ConfigError(mixed)
                     if self._lexical is not None and not self.settings.chroma_url:
                         collection = self._reopened(collection)
                     self._lexical = load_lexical(self.store, collection)
                 self._collection = collection
                 return collection
+        except ConfigError:
+            raise
         except Exception as exc:
             raise store_error(self.settings, exc) from exc
 

@@ -28,9 +28,9 @@ from rag.chroma_client import damaged
 from rag.cite import EmbeddingChecker
 from rag.config import Settings
 from rag.embed import CachedEmbedder, Embedder, embedder_for
-from rag.errors import IndexUnavailableError, QuestionError
+from rag.errors import ConfigError, IndexUnavailableError, QuestionError
 from rag.followup import standalone_question
-from rag.indexer import IndexReport, ProgressFn, build_index, incompatibility, index_meta
+from rag.indexer import IndexReport, ProgressFn, build_index, incompatibility, index_meta, mixed_embedders
 from rag.models import Answer
 from rag.pipeline import Answerer, Asked, CitationChecker, History, KeepOrder, Reranker, Retrieved, Timings, TokenFn
 from rag.qa import ExtractiveAnswerer
@@ -98,6 +98,8 @@ class Engine:
         try:
             collection = self.retriever.refresh()
             why = "No index yet: building it first." if collection is None else None
+            if collection is not None and (mixed := mixed_embedders(collection, self.embedder)):
+                raise ConfigError(mixed)
             if collection is not None and (old := incompatibility(collection, index_meta(self.settings,
                                                                                           self.embedder))):
                 why = f"The index must be rebuilt ({old}): rebuilding it first."
