@@ -92,8 +92,15 @@ class Settings(BaseSettings):
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
 
     # extractive answering
+    extractive_scorer: Literal["fitted", "rules"] = Field(
+        "rules", description="How the extractive answerer picks sentences and abstains: rules (the hand-set "
+                             "weights of rag.qa) or fitted (logistic regressions fitted to labelled questions, "
+                             "rag/scorer.json; abstains more, answers less: bench/compare.md).")
+    answer_threshold: float | None = Field(
+        None, ge=0, le=1, description="Fitted scorer: probability that the answer holds below which it says 'The "
+                                      "documents do not say'; unset = the threshold chosen by cross-validation.")
     abstain_threshold: float = Field(
-        0.45, description="Best sentence score below which the answer is 'The documents do not say'."
+        0.45, description="Rules scorer: best sentence score below which the answer is 'The documents do not say'."
     )
     unseen_word_penalty: float = Field(
         0.15, ge=0, description="Raise of the abstain threshold for each question word no chunk uses (large "
@@ -101,6 +108,9 @@ class Settings(BaseSettings):
     unseen_word_min_chunks: int = Field(
         2000, ge=1, description="Smallest collection (in chunks) where unseen question words count against "
                                 "answering; in a small one they are usually just paraphrase.")
+    neighbour_chunks: int = Field(
+        1, ge=0, le=5, description="Fitted scorer: chunks on each side of a retrieved chunk of the top two documents "
+                                   "that the extractive answerer reads too (0: only the retrieved chunks).")
     max_answer_sentences: int = Field(3, ge=1, description="Most sentences quoted in an extractive answer.")
     max_question_chars: int = Field(2000, ge=10, description="Longer questions are cut, with a notice.")
 

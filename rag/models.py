@@ -115,6 +115,7 @@ class Answer:
     notices: tuple[str, ...] = ()
     hits: tuple[Hit, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
+    confidence: float | None = None  # fitted extractive scorer: probability that the quoted answer holds
 
     @property
     def unsupported_count(self) -> int:
@@ -141,4 +142,5 @@ class Answer:
             "notices": list(self.notices),
             "retrieved": [h.to_dict() for h in self.hits],
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
+            "confidence": None if self.confidence is None else round(self.confidence, 4),
         }

@@ -265,7 +265,9 @@ class ExtractiveAnswerer:
         self.embedder = embedder
 
     def answer(self, retrieved: Retrieved, history: History = (), on_token: TokenFn | None = None) -> Draft:
-        result = extractive_answer(retrieved, self.embedder, self.settings)
+        return self.drafted(extractive_answer(retrieved, self.embedder, self.settings), on_token)
+
+    def drafted(self, result: Answer, on_token: TokenFn | None) -> Draft:
         if on_token:  # the quotes one by one, as an LLM's reply would arrive
             for piece in re.split(r"(?<=\]) ", result.text):
                 on_token(piece + " ")

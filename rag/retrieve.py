@@ -136,6 +136,24 @@ class Retriever:
             raise store_error(self.settings, exc, "searched") from exc
         return [Hit(c, 0.0, len(hits) + i) for i, c in enumerate(extra, start=1)]
 
+    def neighbours(self, hits: Sequence[Hit], documents: int = 2, reach: int = 1) -> list[Hit]:
+        """The chunks next to (within `reach` of) the hits of the top `documents` documents, where not
+        among the hits already (ranked after them): a name's quote often sits a paragraph below the
+        chunk that matched the question best."""
+        sources = list(dict.fromkeys(h.chunk.source for h in hits))[:documents]
+        have = {(h.chunk.source, h.chunk.ordinal) for h in hits}
+        wanted = list(dict.fromkeys((h.chunk.source, h.chunk.ordinal + step) for h in hits if h.chunk.source in sources
+                                    for step in range(-reach, reach + 1) if step and h.chunk.ordinal + step >= 0))
+        wanted = [p for p in wanted if p not in have]
+        collection = self._collection
+        if collection is None or not wanted:
+            return []
+        try:
+            extra = self.store.chunks_at(collection, wanted)
+        except Exception as exc:
+            raise store_error(self.settings, exc, "searched") from exc
+        return [Hit(c, 0.0, len(hits) + i) for i, c in enumerate(extra, start=1)]
+
     def idf(self, term: str) -> float:
         """BM25 inverse document frequency of an analysed term (high for unseen terms)."""
         return self._lexical.idf(term) if self._lexical is not None else 1.0

@@ -226,6 +226,16 @@ class Store:
         where = {"$and": [{"source": {"$in": list(sources)}}, {"ordinal": 0}]}
         return _chunks_of(collection.get(where=where, include=["documents", "metadatas"]))  # type: ignore[arg-type,list-item]
 
+    def chunks_at(self, collection: Collection, places: Sequence[tuple[str, int]]) -> list[Chunk]:
+        """The chunks at these (source, ordinal) places that exist, in the order given."""
+        if not places:
+            return []
+        sources, ordinals = sorted({s for s, _ in places}), sorted({o for _, o in places})
+        where = {"$and": [{"source": {"$in": sources}}, {"ordinal": {"$in": ordinals}}]}
+        found = {(c.source, c.ordinal): c for c in _chunks_of(collection.get(
+            where=where, include=["documents", "metadatas"]))}  # type: ignore[arg-type,list-item]
+        return [found[p] for p in places if p in found]
+
     def query(self, collection: Collection, vector: np.ndarray, n: int) -> list[tuple[Chunk, float]]:
         """Nearest chunks with cosine similarity (1 - distance), best first."""
         count = collection.count()
