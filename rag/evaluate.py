@@ -90,21 +90,25 @@ def load_questions(path: Path | str) -> tuple[list[Question], list[str]]:
     """The questions of a JSON Lines file and one message per bad line ("file:line: why")."""
     path = Path(path)
     try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
+        lines = path.read_bytes().removeprefix(b"\xef\xbb\xbf").splitlines()
+    except OSError as exc:
         raise EvalSetError(f"cannot read the question set {path}: {exc}") from exc
     questions: list[Question] = []
     errors: list[str] = []
     seen: set[str] = set()
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
             continue
         try:
+            line = raw.decode("utf-8")  # one bad byte costs its line, not the whole set
             q = parse_question(json.loads(line))
             if q.id in seen:
                 raise ValueError(f"duplicate id {q.id!r}")
         except json.JSONDecodeError as exc:
             errors.append(f"{path.name}:{number}: invalid JSON ({exc.msg})")
+            continue
+        except UnicodeDecodeError:
+            errors.append(f"{path.name}:{number}: not UTF-8")
             continue
         except ValueError as exc:
             errors.append(f"{path.name}:{number}: {exc}")

@@ -329,3 +329,16 @@ def test_skips_are_named_with_their_reason_and_a_skipped_upload_is_deleted(tmp_p
     assert "removed uploads/broken.pdf again: it cannot be indexed (unreadable PDF" in message, message
     assert not (docs / "uploads" / "broken.pdf").exists() and (docs / "uploads" / "ok.txt").exists()
     assert "skipped empty.md: no text" in h.index_now(engine, False)
+
+
+# 9. one undecodable byte in a question set -------------------------------------------------------------
+def test_an_undecodable_line_of_a_question_set_is_skipped_not_the_set(tmp_path):
+    from rag.evaluate import load_questions
+
+    path = tmp_path / "set.jsonl"
+    path.write_bytes(b'{"id": "a", "question": "Who claimed what?", "answerable": false}\n'
+                     b'{"id": "b", "question": "Caf\xe9?", "answerable": false}\n'
+                     b'{"id": "c", "question": "What did DeepSeek say?", "answerable": false}\n')
+    questions, errors = load_questions(path)
+    assert [q.id for q in questions] == ["a", "c"]
+    assert errors == ["set.jsonl:2: not UTF-8"]
