@@ -95,6 +95,21 @@ def _bound_requests(module: Any) -> None:
     module.httpx = bounded
 
 
+def remove_orphan_segments(path: Path) -> None:
+    """Delete the vector-segment folders of dropped collections (Chroma leaves them behind on disk)."""
+    import re
+    import sqlite3
+
+    db = path / "chroma.sqlite3"
+    if not db.is_file():
+        return
+    with contextlib.closing(sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True, timeout=10)) as con:
+        live = {str(row[0]) for row in con.execute("SELECT id FROM segments")}
+    for folder in path.iterdir():
+        if folder.is_dir() and re.fullmatch(r"[0-9a-f-]{36}", folder.name) and folder.name not in live:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 def forget_local_client(path: Path, grace: float = 0.0) -> None:
     """Drop Chroma's per-process system for an embedded index folder, so the next client starts a new
     one that reads the folder afresh, and stop the old one after `grace` seconds.

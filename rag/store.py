@@ -125,6 +125,10 @@ class Store:
         """Point queries at `collection`, then drop every other generation of this prefix."""
         self._pointer().modify(metadata={"active": collection.name, "switched_at": time.time()})
         self.drop_stale(keep=collection.name)
+        if not self.settings.chroma_url:
+            from rag.chroma_client import remove_orphan_segments
+
+            remove_orphan_segments(self.settings.index_dir / "chroma")
 
     def drop_stale(self, keep: str | None) -> None:
         """Delete every generation of this prefix but `keep` (never the pointer, nor the server lock)."""

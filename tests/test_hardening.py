@@ -342,3 +342,16 @@ def test_an_undecodable_line_of_a_question_set_is_skipped_not_the_set(tmp_path):
     questions, errors = load_questions(path)
     assert [q.id for q in questions] == ["a", "c"]
     assert errors == ["set.jsonl:2: not UTF-8"]
+
+
+# 11. files left behind by a rebuild -----------------------------------------------------------------------
+def test_a_rebuild_leaves_one_segment_folder(tmp_path, seed_docs, embedder):
+    import re
+
+    from rag.indexer import build_index
+
+    settings = make_settings(tmp_path, seed_docs)
+    for _ in range(3):
+        build_index(settings, embedder=embedder, rebuild=True)
+    folders = [p for p in (settings.index_dir / "chroma").iterdir() if re.fullmatch(r"[0-9a-f-]{36}", p.name)]
+    assert len(folders) == 1, folders
