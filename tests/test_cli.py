@@ -78,3 +78,18 @@ def test_settings_env_over_toml_over_defaults(tmp_path, monkeypatch):
     monkeypatch.setenv("RAG_TOP_K", "9")
     assert Settings().top_k == 9 and Settings().chunk_size == 500
     assert all(field.description for field in Settings.model_fields.values())
+
+
+def test_serve_on_a_port_in_use_is_one_line(tmp_path, seed_docs):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = rag("serve", "--port", str(port), cwd=tmp_path,
+                     env={"RAG_DOCS_DIR": str(seed_docs), "RAG_INDEX_DIR": str(tmp_path / "index")})
+    assert result.returncode != 0
+    assert f"127.0.0.1:{port}" in result.stderr and "Traceback" not in result.stderr + result.stdout
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert not (tmp_path / "index").exists() or not any((tmp_path / "index").iterdir()), "nothing built first"
