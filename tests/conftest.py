@@ -12,11 +12,12 @@ import os
 import shutil
 import socket
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from helpers import BBC, ROOT, SEED_FILE, SEEDS, bbc_files, engine_over, make_settings  # noqa: F401
+from helpers import BBC, ROOT, SEED_FILE, SEEDS, ChromaServer, bbc_files, engine_over, make_settings  # noqa: F401
 
 # ROOT, BBC, bbc_files and make_settings stay importable from conftest for branches written before
 # tests/helpers.py; new tests import them from helpers.
@@ -71,3 +72,14 @@ def seed_docs(tmp_path: Path) -> Path:
 def seed_engine(tmp_path_factory, embedder):
     """An engine over the seed article, indexed once for the session."""
     return engine_over(tmp_path_factory.mktemp("seed"), embedder, [SEEDS / SEED_FILE])
+
+
+@pytest.fixture
+def chroma_server(tmp_path: Path) -> Iterator[ChromaServer]:
+    """A real `chroma run` on a free loopback port, data in tmp_path (skipped where the CLI is absent)."""
+    server = ChromaServer(tmp_path / "chroma-data", tmp_path / "chroma.log")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

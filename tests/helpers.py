@@ -8,18 +8,24 @@ import os
 import random
 import shutil
 import socket
+import subprocess
+import sys
 import tempfile
+import time
+import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 SEED_FILE = "000_1b21a7c2e01bd4ee.txt"
 SHARED = ROOT.parent / "shared"
 BBC = Path(os.environ.get("RAG_BBC_CORPUS", SHARED / "corpora" / "bbc"))
+CHROMA = Path(sys.executable).parent / "chroma"
 
 
 def make_settings(tmp: Path, docs: Path, **extra: Any) -> Any:
@@ -102,3 +108,88 @@ def _generated_corpus(sections: Sequence[str], per_section: int) -> Path:
                          f"affected in {section} this week, number {i}." for _ in range(12)]
             (root / section / f"{i:03d}.txt").write_text(title + "\n\n" + " ".join(sentences) + "\n")
     return root
+
+
+class ServerProcess:
+    """A server run as a subprocess on a free loopback port, its output in a log file; ready when
+    `ready_path` answers 200, and startable again on the same port. Subclasses give `command()`."""
+
+    name = "server"
+    ready_path = "/"
+    poll_seconds = 0.2
+    stop_seconds = 20.0
+
+    def __init__(self, log: Path) -> None:
+        self.log_path = log
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def env(self) -> dict[str, str]:
+        return dict(os.environ)
+
+    def start(self, wait: float = 60.0) -> None:
+        self._log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(self.command(), stdout=self._log, stderr=subprocess.STDOUT, env=self.env())
+        deadline = time.monotonic() + wait
+        while True:
+            # our process must be the one answering, not something else left on the port
+            assert self.proc.poll() is None, f"{self.name} exited with {self.proc.returncode}:\n{self.log_tail()}"
+            try:
+                with urllib.request.urlopen(self.url + self.ready_path, timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, f"{self.name} did not answer in {wait} s:\n{self.log_tail()}"
+            time.sleep(self.poll_seconds)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=self.stop_seconds)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def log_tail(self) -> str:
+        return self.log_path.read_text(errors="replace")[-3000:] if self.log_path.exists() else ""
+
+
+class ChromaServer(ServerProcess):
+    """`chroma run --path … --host 127.0.0.1 --port …`, startable again on the same port and path."""
+
+    name = "chroma run"
+    ready_path = "/api/v2/heartbeat"
+
+    def __init__(self, path: Path, log: Path) -> None:
+        super().__init__(log)
+        self.path = path
+
+    def command(self) -> list[str]:
+        return [str(CHROMA), "run", "--path", str(self.path), "--host", "127.0.0.1", "--port", str(self.port)]
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "NO_COLOR": "1"}
+
+    def start(self, wait: float = 60.0) -> None:
+        if not CHROMA.exists():
+            pytest.skip(f"the chroma CLI is not installed next to {sys.executable}")
+        super().start(wait)
+
+    def collections(self) -> set[str]:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        client = chromadb.HttpClient(host="127.0.0.1", port=self.port,
+                                     settings=ChromaSettings(anonymized_telemetry=False))
+        return {c if isinstance(c, str) else c.name for c in client.list_collections()}

@@ -12,15 +12,12 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pytest
 
-from helpers import ROOT, SEED_FILE, free_port
+from helpers import ROOT, SEED_FILE, ChromaServer, free_port
 from rag.config import Settings
 from rag.errors import IndexUnavailableError
 from rag.health import health_lines, store_health
@@ -29,7 +26,6 @@ from rag.store import Store
 
 pytestmark = [pytest.mark.chroma_server, pytest.mark.timeout(300)]
 
-CHROMA = Path(sys.executable).parent / "chroma"
 EXPORT_QUESTION = "Who claimed what about export controls?"
 QUAGGA = ("quagga.txt", "Quagga herd\n\nThe quagga herd crossed the Limpopo river at Beitbridge in March.\n",
           "Which river did the quagga herd cross?", "Limpopo")
@@ -37,71 +33,6 @@ OKAPI = ("okapi.txt", "Okapi survey\n\nRangers counted 412 okapi in the Ituri fo
          "How many okapi did the rangers count in the Ituri forest?", "412")
 
 
-
-
-class ChromaServer:
-    """`chroma run --path … --host 127.0.0.1 --port …`, startable again on the same port and path."""
-
-    def __init__(self, path: Path, log: Path) -> None:
-        self.path, self.log_path = path, log
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
-
-    def start(self, wait: float = 60.0) -> None:
-        if not CHROMA.exists():
-            pytest.skip(f"the chroma CLI is not installed next to {sys.executable}")
-        self._log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [str(CHROMA), "run", "--path", str(self.path), "--host", "127.0.0.1", "--port", str(self.port)],
-            stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ, "NO_COLOR": "1"})
-        deadline = time.monotonic() + wait
-        while True:
-            # our process must be the one answering, not something else left on the port
-            assert self.proc.poll() is None, f"chroma run exited with {self.proc.returncode}:\n{self.log_tail()}"
-            try:
-                with urllib.request.urlopen(f"{self.url}/api/v2/heartbeat", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, f"chroma run did not answer in {wait} s:\n{self.log_tail()}"
-            time.sleep(0.2)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    def log_tail(self) -> str:
-        return self.log_path.read_text(errors="replace")[-2000:] if self.log_path.exists() else ""
-
-    def collections(self) -> set[str]:
-        import chromadb
-        from chromadb.config import Settings as ChromaSettings
-
-        client = chromadb.HttpClient(host="127.0.0.1", port=self.port,
-                                     settings=ChromaSettings(anonymized_telemetry=False))
-        return {c if isinstance(c, str) else c.name for c in client.list_collections()}
-
-
-@pytest.fixture
-def chroma_server(tmp_path: Path) -> Iterator[ChromaServer]:
-    server = ChromaServer(tmp_path / "chroma-data", tmp_path / "chroma.log")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def front_end(tmp_path: Path, docs: Path, server: ChromaServer, name: str) -> Settings:

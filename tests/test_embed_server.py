@@ -12,16 +12,13 @@ import os
 import shutil
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
 
 import numpy as np
 import pytest
 
-from helpers import ROOT, SEED_FILE, bbc_files, free_port, make_settings
+from helpers import ROOT, SEED_FILE, ServerProcess, bbc_files, make_settings
 from rag import indexer
 from rag.embed import packaged_model_path
 from rag.embed_http import HttpEmbedder
@@ -42,55 +39,30 @@ def _infinity() -> Path | None:
     return None
 
 
-class InfinityServer:
+class InfinityServer(ServerProcess):
     """`infinity_emb v2` on 127.0.0.1 serving the packaged model; startable again on the same port."""
 
-    def __init__(self, log: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log
-        self.proc: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
+    name = "infinity_emb"
+    ready_path = "/models"
+    poll_seconds = 0.5
+    stop_seconds = 30.0
+
+    def command(self) -> list[str]:
+        binary = _infinity()
+        assert binary is not None
+        return [str(binary), "v2", "--model-id", str(packaged_model_path()), "--port", str(self.port),
+                "--host", "127.0.0.1", "--no-model-warmup"]
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "HF_HUB_OFFLINE": "1", "DO_NOT_TRACK": "1", "INFINITY_ANONYMOUS_USAGE_STATS": "0",
+                "PYTHONUNBUFFERED": "1"}
 
     def start(self, wait: float = 600.0) -> None:
-        binary = _infinity()
-        if binary is None:
+        if _infinity() is None:
             if os.environ.get("CI"):
                 pytest.fail("infinity_emb is not installed (make install-test puts it in .venv-infinity)")
             pytest.skip("infinity_emb is not installed (make install-test puts it in .venv-infinity)")
-        self._log = self.log_path.open("ab")
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "DO_NOT_TRACK": "1", "INFINITY_ANONYMOUS_USAGE_STATS": "0",
-               "PYTHONUNBUFFERED": "1"}
-        self.proc = subprocess.Popen(
-            [str(binary), "v2", "--model-id", str(packaged_model_path()), "--port", str(self.port),
-             "--host", "127.0.0.1", "--no-model-warmup"], stdout=self._log, stderr=subprocess.STDOUT, env=env)
-        deadline = time.monotonic() + wait
-        while True:
-            assert self.proc.poll() is None, f"infinity_emb exited with {self.proc.returncode}:\n{self.log_tail()}"
-            try:
-                with urllib.request.urlopen(f"{self.url}/models", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, f"infinity_emb did not answer in {wait} s:\n{self.log_tail()}"
-            time.sleep(0.5)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    def log_tail(self) -> str:
-        return self.log_path.read_text(errors="replace")[-3000:] if self.log_path.exists() else ""
+        super().start(wait)
 
 
 @pytest.fixture(scope="module")

@@ -13,13 +13,12 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_chroma_server import ChromaServer, env_for, front_end
+from test_chroma_server import env_for, front_end
 
-from helpers import ROOT, SEED_FILE, SEEDS, bbc_files
+from helpers import ROOT, SEED_FILE, SEEDS, ChromaServer, bbc_files
 from rag.config import Settings
 from rag.errors import IndexBusyError
 from rag.server_lock import ServerLock
@@ -32,13 +31,9 @@ LEASE = 5.0  # short, yet long enough for renewals on a loaded 2-core machine
 
 
 @pytest.fixture
-def chroma(tmp_path: Path) -> Iterator[ChromaServer]:
-    server = ChromaServer(tmp_path / "chroma-data", tmp_path / "chroma.log")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+def chroma(chroma_server: ChromaServer) -> ChromaServer:
+    """The real `chroma run` of conftest, under a shorter name."""
+    return chroma_server
 
 
 def _client(server: ChromaServer):
