@@ -69,13 +69,25 @@ def page(browser, app):
 
 
 def ask(page, question: str) -> None:
-    before = page.locator("#chat .message-row, #chat [data-testid='bot']").count()
+    """Ask, then wait until one more answer is there, complete."""
+    before = page.locator("#chat [data-testid='bot']").count()
     page.fill("#question textarea", question)
     page.click("#ask")
     page.wait_for_function(
-        "n => document.querySelectorAll(\"#chat [data-testid='bot']\").length > 0 && "
+        "n => document.querySelectorAll(\"#chat [data-testid='bot']\").length > n && "
         "!document.querySelector('#chat').innerText.includes('▌') && "
         "document.querySelector('#detail').innerText.includes('Answered by')", arg=before, timeout=120_000)
+
+
+def upload(page, files: list[Path], timeout_ms: int = 120_000) -> str:
+    """Add `files` through the Documents tab; the status line once they are indexed."""
+    page.get_by_role("tab", name="Documents").click()
+    page.set_input_files("#upload input[type=file]", [str(f) for f in files])
+    page.wait_for_timeout(2000)
+    page.click("#add-docs")
+    page.wait_for_function("document.querySelector('#docs-status textarea').value.includes('chunks embedded')",
+                           timeout=timeout_ms)
+    return page.input_value("#docs-status textarea")
 
 
 def shoot(page, name: str) -> None:
@@ -99,12 +111,7 @@ def test_ask_click_citation_and_see_the_quote(page):
 def test_uploaded_document_is_indexed_and_cited(page, app, tmp_path):
     fact = tmp_path / "zorblax.txt"
     fact.write_text("Zorblax report\n\nThe Zorblax festival of 2031 will be held in the town of Quimperlé.\n")
-    page.get_by_role("tab", name="Documents").click()
-    page.set_input_files("#upload input[type=file]", str(fact))
-    page.wait_for_timeout(1500)
-    page.click("#add-docs")
-    page.wait_for_function("document.querySelector('#docs-status textarea').value.includes('chunks embedded')",
-                           timeout=120_000)
+    upload(page, [fact])
     assert "uploads/zorblax.txt" in page.inner_text("#docs-table")
     shoot(page, "documents-upload")
     page.get_by_role("tab", name="Chat").click()

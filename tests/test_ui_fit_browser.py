@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from office_corpus import build_broken, build_corpus
-from test_ui_browser import CHROMIUM, browser, shoot  # noqa: F401  (browser is a fixture)
+from test_ui_browser import CHROMIUM, ask, browser, shoot, upload  # noqa: F401  (browser is a fixture)
 from typer.testing import CliRunner
 
 from helpers import ROOT, SEED_FILE, SEEDS, free_port, make_settings
@@ -48,17 +48,6 @@ def page(browser, app):  # noqa: F811
                            "document.querySelector('#examples').innerText.includes('?')", timeout=60_000)
     yield page
     page.close()
-
-
-def ask(page, question: str) -> None:  # noqa: F811  (test_ui_browser's ask returns early on a second question)
-    """Ask, then wait until one more answer is there, complete."""
-    before = page.locator("#chat [data-testid='bot']").count()
-    page.fill("#question textarea", question)
-    page.click("#ask")
-    page.wait_for_function(
-        "n => document.querySelectorAll(\"#chat [data-testid='bot']\").length > n && "
-        "!document.querySelector('#chat').innerText.includes('▌') && "
-        "document.querySelector('#detail').innerText.includes('Answered by')", arg=before, timeout=120_000)
 
 
 def _seed_questions() -> set[str]:
@@ -151,13 +140,7 @@ def test_the_format_corpus_through_an_upload(page, app, tmp_path):
     build_broken(tmp_path / "bad", tmp_path / "good")
     files = [*sorted((tmp_path / "good").iterdir()), tmp_path / "bad" / "survey-encrypted.docx",
              tmp_path / "bad" / "revenue-damaged.xlsx"]
-    page.get_by_role("tab", name="Documents").click()
-    page.set_input_files("#upload input[type=file]", [str(f) for f in files])
-    page.wait_for_timeout(2000)
-    page.click("#add-docs")
-    page.wait_for_function("document.querySelector('#docs-status textarea').value.includes('chunks embedded')",
-                           timeout=300_000)
-    status = page.input_value("#docs-status textarea")
+    status = upload(page, files, timeout_ms=300_000)
     assert "10 added" in status and "2 skipped" in status, status
     table = page.inner_text("#docs-table")
     assert "uploads/review.pptx" in table and "uploads/revenue.xlsx" in table
