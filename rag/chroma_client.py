@@ -36,7 +36,7 @@ def open_client(settings: Settings) -> ClientAPI:
     if settings.chroma_url:
         url = urlparse(settings.chroma_url)
         try:
-            _heartbeat(settings.chroma_url, settings.chroma_timeout)
+            heartbeat(settings.chroma_url, settings.chroma_timeout)
             return _http_client(chroma_settings, url.hostname or "127.0.0.1", url.port or 8000,
                                 url.scheme == "https", settings.chroma_timeout)
         except Exception as exc:
@@ -53,7 +53,8 @@ def open_client(settings: Settings) -> ClientAPI:
         raise IndexUnavailableError(f"the index at {path} cannot be opened ({one_line(exc)})") from exc
 
 
-def _heartbeat(url: str, timeout: float) -> None:
+def heartbeat(url: str, timeout: float) -> None:
+    """GET the Chroma server's heartbeat within `timeout` seconds (raises when it does not answer)."""
     import urllib.request
 
     with urllib.request.urlopen(url.rstrip("/") + "/api/v2/heartbeat", timeout=timeout):  # noqa: S310

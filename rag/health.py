@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import urllib.request
-
 from rag.backends import llm_health
+from rag.chroma_client import heartbeat
 from rag.config import Settings
 from rag.embed import resolve_model_path
 from rag.errors import failure_reason
@@ -16,10 +15,8 @@ def store_health(settings: Settings, timeout: float | None = None) -> tuple[str,
     """(location, answers?, detail) of the Chroma store."""
     location = settings.chroma_url or str(settings.index_dir / "chroma")
     try:
-        if settings.chroma_url:  # a bounded probe first: the Chroma client waits without a timeout
-            heartbeat = settings.chroma_url.rstrip("/") + "/api/v2/heartbeat"
-            with urllib.request.urlopen(heartbeat, timeout=timeout or settings.health_timeout):  # noqa: S310
-                pass
+        if settings.chroma_url:  # a probe bounded by the health timeout, shorter than the client's
+            heartbeat(settings.chroma_url, timeout or settings.health_timeout)
         store = Store(settings)
         store.client.heartbeat()
         active = store.active_name()
