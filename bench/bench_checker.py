@@ -198,7 +198,7 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         figure = ({"caught": round(1 - counts["supported"] / n, 3)} if key.startswith("falsified")
                   else {"unsupported": round(counts["unsupported"] / n, 3),
                         "supported": round(counts["supported"] / n, 3)})
-        kinds[key] = {"n": n, **figure, **dict(counts)}
+        kinds[key] = {"n": n, **figure, "counts": dict(counts)}
     fals = [r for r in scored if r["label"] == "falsified"]
     faith = [r for r in scored if r["label"] == "faithful"]
     total = {"falsified_caught": round(sum(r["status"] != "supported" for r in fals) / max(1, len(fals)), 3),

@@ -18,9 +18,9 @@ its neighbours, else the pair is `unsupported` whatever its score. The sentence 
 
 Number words count as numbers ("eight" -> 8) and month and day names must match too. A sentence that
 would be `supported` or `weak` is then read for who did what, which way (rag.claims: the actor, who it
-is according to, negation, opposite words) against its best source sentence, and is `unsupported` when
-they clash. Every `unsupported` sentence carries its reason in a few words ("the source names Rover",
-"the source says scrapping", "the source does not say 6.5").
+is according to, negation, opposite words, the object of a shared verb) against its best source
+sentence, and is `unsupported` when they clash. Every `unsupported` sentence carries its reason in a few
+words ("the source names Rover", "the source says scrapping", "the source does not say 6.5").
 
 A sentence citing several sources takes the status of the best one. Nothing here raises on arbitrary
 model output.
@@ -38,6 +38,7 @@ from rag import claims
 from rag.embed import Embedder
 from rag.lexical import analyze
 from rag.models import Hit, SentenceStatus
+from rag.objects import Similar, similarity_of
 from rag.text import STOPWORDS, capitalised_terms, normalize, person_like_names, sentence_spans, tokens
 
 SUPPORTED = 0.60  # lowest score of a supported sentence (a close paraphrase scores ~0.7-0.9)
@@ -218,7 +219,8 @@ def _source_sentences(hit: Hit) -> list[tuple[int, int]]:
     return list(sentence_spans(hit.chunk.text)) or [(0, len(hit.chunk.text))]
 
 
-def _support(n: int, claim: str, claim_vec: np.ndarray, hit: Hit, vecs: np.ndarray) -> Support:
+def _support(n: int, claim: str, claim_vec: np.ndarray, hit: Hit, vecs: np.ndarray,
+             similar: Similar | None = None) -> Support:
     """The best sentence of source `n` for `claim` (facts checked against it and its neighbours), then
     read for a clash of actor or direction (rag.claims)."""
     text = hit.chunk.text
@@ -238,7 +240,7 @@ def _support(n: int, claim: str, claim_vec: np.ndarray, hit: Hit, vecs: np.ndarr
     i, best = cands[0]
     if best.status != "unsupported":
         before = [text[s:e] for s, e in spans[max(0, i - 3):i]]
-        clash = claims.contradiction(claim, text[best.start:best.end], before, text)
+        clash = claims.contradiction(claim, text[best.start:best.end], before, text, similar)
         return replace(best, status="unsupported", reason=clash) if clash else best
     if best.facts_ok:
         return best
@@ -275,16 +277,17 @@ def check_sentences(sentences: Sequence[ParsedSentence], hits: Sequence[Hit], em
     for n in needed:
         source_vecs[n] = vecs[offset:offset + len(spans[n])]
         offset += len(spans[n])
-    return [_check(i, text, cites, hits, vecs, source_vecs) for i, (text, cites) in enumerate(sentences)]
+    similar = similarity_of(embedder)
+    return [_check(i, text, cites, hits, vecs, source_vecs, similar) for i, (text, cites) in enumerate(sentences)]
 
 
 def _check(i: int, text: str, cites: tuple[int, ...], hits: Sequence[Hit], vecs: np.ndarray,
-           source_vecs: dict[int, np.ndarray]) -> Checked:
+           source_vecs: dict[int, np.ndarray], similar: Similar) -> Checked:
     cites = tuple(n for n in cites if n in source_vecs)
     if not cites:
         status: SentenceStatus = "weak" if says_documents_do_not_say(text) else "unsupported"
         return Checked(text, (), status, 0.0, reason="" if status == "weak" else "cites no source")
-    supports = tuple(_support(n, text, vecs[i], hits[n - 1], source_vecs[n]) for n in cites)
+    supports = tuple(_support(n, text, vecs[i], hits[n - 1], source_vecs[n], similar) for n in cites)
     order = {"supported": 2, "weak": 1, "unsupported": 0}
     if _foreign_names(text, [hits[n - 1].chunk.text for n in cites]):
         supports = tuple(replace(s, status="weak") if s.status == "supported" else s for s in supports)

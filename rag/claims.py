@@ -15,6 +15,8 @@ few words ("the source names Nvidia", "the source says jumped"), or None when no
   "neither ... nor", or under "denied", "refused to", "failed to", "... are wrong").
 - direction: a claim word whose opposite the source uses while it uses no word of the claim word's
   side (rag.lexicon.OPPOSITES): "fell" on "jumped", "smallest" on "largest", "tighter" on "repealing".
+- object: what a verb both sentences hold is done to, when the source fills that slot otherwise
+  (rag.objects): "provides links to Carfax" on "provides links to Amazon.com".
 
 Leaves out: numbers, dates and names absent from the passage (rag.cite checks those), synonyms (the
 embedding score covers them), coreference beyond earlier sentences' subjects.
@@ -28,6 +30,7 @@ from functools import lru_cache
 from typing import Any
 
 from rag.lexicon import ALIASES, TITLES, alias
+from rag.objects import Similar, object_clash
 from rag.polarity import direction_clash, polarity_clash
 from rag.text import normalize, tokens
 
@@ -212,11 +215,13 @@ def attribution_clash(claim: Any, source: Any, passage_names: set[str]) -> str |
     return None
 
 
-def contradiction(claim: str, source: str, before: Sequence[str] = (), passage: str = "") -> str | None:
-    """Why `source` (one sentence; `before` the passage's earlier sentences) does not say `claim`."""
+def contradiction(claim: str, source: str, before: Sequence[str] = (), passage: str = "",
+                  similar: Similar | None = None) -> str | None:
+    """Why `source` (one sentence; `before` the passage's earlier sentences) does not say `claim`;
+    `similar(a, b)`: how much two phrases mean the same (0-1), so that reworded objects pass."""
     if normalize(claim).strip().rstrip(".") in normalize(source):
         return None
     mine, theirs = parse(claim), parse(source)
     passage_names = {alias(w) for w in tokens(passage or source)}
     return (actor_clash(mine, theirs, before) or attribution_clash(mine, theirs, passage_names)
-            or polarity_clash(mine, theirs) or direction_clash(mine, theirs))
+            or polarity_clash(mine, theirs) or direction_clash(mine, theirs) or object_clash(mine, theirs, similar))
