@@ -21,7 +21,8 @@ Probes whose passage is not among the retrieved sources are reported and left ou
 
     .venv/bin/python bench/bench_checker.py                  # development probes, seed + BBC
     .venv/bin/python bench/bench_checker.py --split heldout  # the first held-out probes (scored: spent)
-    .venv/bin/python bench/bench_checker.py --split heldout2 # the second held-out part (score once)
+    .venv/bin/python bench/bench_checker.py --split heldout2 # the second held-out part (scored: spent)
+    .venv/bin/python bench/bench_checker.py --split heldout3 # the third held-out part (score once)
 
 The BBC index is bench/out/bbc-index (copy the lead's; see bench/common.py).
 """
@@ -212,7 +213,7 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--split", choices=("dev", "heldout", "heldout2", "all"), default="dev")
+    parser.add_argument("--split", choices=("dev", "heldout", "heldout2", "heldout3", "all"), default="dev")
     parser.add_argument("--corpus", choices=("seed", "bbc", "all"), default="all")
     parser.add_argument("--misses", action="store_true", help="print every probe scored wrong")
     parser.add_argument("--bbc-index", type=Path, default=BBC_INDEX, help="the BBC index (default %(default)s)")
