@@ -12,7 +12,7 @@ checker gave the claim is scored:
 - falsified kinds: share NOT shown `supported` (target >= 95% in every kind);
 - faithful kinds: share marked `unsupported` (target <= 10%), and share `supported`;
 - checking time: `rag.cite.check_sentences` on the three-sentence answer, p50/p95, and the part of it
-  spent reading claims (`rag.claims.contradiction`; target: checking adds <= 50 ms p50 on the BBC
+  spent reading claims (`rag.claims.contradiction` and `.unverified`; target: checking adds <= 50 ms p50 on the BBC
   index). Loading the NLP model (once per process) is timed apart, and each engine answers one
   unscored question first.
 
@@ -108,7 +108,7 @@ def serve(script: Script) -> tuple[ThreadingHTTPServer, str]:
 
 
 class CheckTimer:
-    """Wraps rag.cite.check_sentences (and rag.claims.contradiction, where it exists): the time of each
+    """Wraps rag.cite.check_sentences (and rag.claims.contradiction and .unverified, where they exist): the time of each
     check, the part of it spent reading claims, and what the check returned."""
 
     def __init__(self) -> None:
@@ -122,16 +122,19 @@ class CheckTimer:
             import rag.claims
         except ImportError:  # today's checker, before rag.claims
             return
-        contradiction = rag.claims.contradiction
+        for name in ("contradiction", "unverified"):  # unverified: since the verified-words check
+            if hasattr(rag.claims, name):
+                setattr(rag.claims, name, self._timed(getattr(rag.claims, name)))
 
+    def _timed(self, read: Any) -> Any:
         def timed(*args: Any, **kwargs: Any) -> Any:
             t = time.perf_counter()
             try:
-                return contradiction(*args, **kwargs)
+                return read(*args, **kwargs)
             finally:
                 self.reading += time.perf_counter() - t
 
-        rag.claims.contradiction = timed
+        return timed
 
     def __call__(self, *args: Any, **kwargs: Any) -> list[Any]:
         t, reading = time.perf_counter(), self.reading

@@ -5,7 +5,8 @@ passages. A drafted reply (an LLM's) has its `[n]` markers parsed (those pointin
 dropped and counted), each sentence checked against the passages it cites by the `CitationChecker`,
 and the sources renumbered in order of first citation. "The documents do not say" with no citation is
 an abstention. The extractive answer is returned instead, with a notice saying why, when the answerer
-failed, wrote nothing, or has no sentence its citations support.
+failed, wrote nothing, or has no sentence its citations support (a sentence `weak` only because a word
+of it is not found in its source, a close paraphrase, counts as supported here: it is shown, marked).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def check_citations(draft: Draft, retrieved: Retrieved, extractive: Answer, chec
     if not any(cites for _, cites in parsed) and cite.says_documents_do_not_say(clean):
         return _abstained(retrieved.question, hits, draft.answerer, extractive, removed)
     checked = checker.check(parsed, hits)
-    if not any(c.status == "supported" for c in checked):
+    if not any(c.status == "supported" or c.unverified for c in checked):  # a close paraphrase is shown, weak
         return fallback(extractive, _unsupported_notice(checked, removed), on_token, draft.streamed)
     return _checked_answer(retrieved.question, hits, draft.answerer, clean, checked, removed)
 

@@ -18,9 +18,12 @@ its neighbours, else the pair is `unsupported` whatever its score. The sentence 
 
 Number words count as numbers ("eight" -> 8) and month and day names must match too. A sentence that
 would be `supported` or `weak` is then read for who did what, which way (rag.claims: the actor, who it
-is according to, negation, opposite words, the object of a shared verb) against its best source
-sentence, and is `unsupported` when they clash. Every `unsupported` sentence carries its reason in a few
-words ("the source names Rover", "the source says scrapping", "the source does not say 6.5").
+is according to, negation, opposite words, the object of a shared verb, two roles turned round) against its best source
+sentence, and is `unsupported` when they clash. Nothing clashing, it is `supported` only when verified:
+every word of it that carries meaning stands in the source (rag.claims.unverified, rag.verify), else it is
+`weak`. Every sentence not supported carries its reason in a few words when there is one ("the source
+names Rover", "the source says scrapping", "the source does not say 6.5", 'the source does not say
+"weaken"').
 
 A sentence citing several sources takes the status of the best one. Nothing here raises on arbitrary
 model output.
@@ -143,6 +146,7 @@ class Support:
     facts_ok: bool
     status: SentenceStatus
     reason: str = ""  # why the source does not support the sentence, when it does not
+    unverified: bool = False  # weak only because a word of it is not found in the source (rag.verify)
 
 
 @dataclass(frozen=True)
@@ -154,7 +158,8 @@ class Checked:
     status: SentenceStatus
     score: float
     supports: tuple[Support, ...] = ()
-    reason: str = ""  # for an unsupported sentence: why, in a few words
+    reason: str = ""  # for a sentence not supported: why, in a few words
+    unverified: bool = False  # weak only because a word of it is not found in its source: a close paraphrase
 
 
 _NUMBER_WORDS = {w: str(i) for i, w in enumerate(
@@ -241,7 +246,11 @@ def _support(n: int, claim: str, claim_vec: np.ndarray, hit: Hit, vecs: np.ndarr
     if best.status != "unsupported":
         before = [text[s:e] for s, e in spans[max(0, i - 3):i]]
         clash = claims.contradiction(claim, text[best.start:best.end], before, text, similar)
-        return replace(best, status="unsupported", reason=clash) if clash else best
+        if clash:
+            return replace(best, status="unsupported", reason=clash)
+        after = [text[s:e] for s, e in spans[i + 1:i + 2]]
+        gap = claims.unverified(claim, text[best.start:best.end], before, after, text)
+        return replace(best, status="weak", reason=gap, unverified=True) if gap else best
     if best.facts_ok:
         return best
     window = text[spans[max(0, i - 1)][0]:spans[min(len(spans) - 1, i + 1)][1]]
@@ -260,10 +269,10 @@ def _missing_facts(numbers: set[str], names: set[str], window: str) -> str:
     return f"the source does not name {' '.join(missing[:2]).title()}"
 
 
-def _foreign_names(claim: str, passages: list[str]) -> bool:
-    """True when the claim names something (a capitalised word) that none of its passages mention."""
+def _foreign_name(claim: str, passages: list[str]) -> str:
+    """Something the claim names (a capitalised word) that none of its passages mention, or ''."""
     present = set().union(*(tokens(p) for p in passages)) if passages else set()
-    return any(t not in present for t in capitalised_terms(claim) if t.isalpha())
+    return next((t for t in capitalised_terms(claim) if t.isalpha() and t not in present), "")
 
 
 def check_sentences(sentences: Sequence[ParsedSentence], hits: Sequence[Hit], embedder: Embedder) -> list[Checked]:
@@ -289,10 +298,12 @@ def _check(i: int, text: str, cites: tuple[int, ...], hits: Sequence[Hit], vecs:
         return Checked(text, (), status, 0.0, reason="" if status == "weak" else "cites no source")
     supports = tuple(_support(n, text, vecs[i], hits[n - 1], source_vecs[n], similar) for n in cites)
     order = {"supported": 2, "weak": 1, "unsupported": 0}
-    if _foreign_names(text, [hits[n - 1].chunk.text for n in cites]):
-        supports = tuple(replace(s, status="weak") if s.status == "supported" else s for s in supports)
+    if foreign := _foreign_name(text, [hits[n - 1].chunk.text for n in cites]):
+        why = f"the passages do not name {foreign.title()}"
+        supports = tuple(replace(s, status="weak", reason=why) if s.status == "supported" else s for s in supports)
     best = max(supports, key=lambda s: (order[s.status], s.score))
-    return Checked(text, cites, best.status, best.score, supports, best.reason if best.status == "unsupported" else "")
+    return Checked(text, cites, best.status, best.score, supports, best.reason if best.status != "supported" else "",
+                   best.status == "weak" and best.unverified)
 
 
 class EmbeddingChecker:

@@ -17,6 +17,13 @@ few words ("the source names Nvidia", "the source says jumped"), or None when no
   side (rag.lexicon.OPPOSITES): "fell" on "jumped", "smallest" on "largest", "tighter" on "repealing".
 - object: what a verb both sentences hold is done to, when the source fills that slot otherwise
   (rag.objects): "provides links to Carfax" on "provides links to Amazon.com".
+- roles: two fillers of a verb both sentences hold, in swapped slots (rag.roles): "favour small
+  companies over large ones" on "favour large companies over small ones". An active subject is
+  compared with an active one only ("voted Sideways best film" has another subject than "Sideways
+  was voted best film", and says the same).
+
+`unverified(claim, source, before, after, passage)`: why the source does not verify every word of the
+claim that carries meaning (rag.verify), for a claim nothing contradicts: rag.cite shows it `weak`.
 
 Leaves out: numbers, dates and names absent from the passage (rag.cite checks those), synonyms (the
 embedding score covers them), coreference beyond earlier sentences' subjects.
@@ -29,9 +36,11 @@ from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
+from rag import verify
 from rag.lexicon import ALIASES, TITLES, alias
 from rag.objects import Similar, object_clash
 from rag.polarity import direction_clash, polarity_clash
+from rag.roles import role_clash
 from rag.text import normalize, tokens
 
 Token = Any  # spacy.tokens.Token (spaCy is imported lazily)
@@ -166,10 +175,11 @@ def actor_clash(claim: Any, source: Any, before: Sequence[str]) -> str | None:
     theirs = clauses(source)
     for lemma, subjects in clauses(claim).items():
         mine = set().union(*(subject_names(s) for s in subjects))
+        voices = {s.dep_ for s in subjects}  # an active subject is not compared with a passive one
         if not mine or lemma not in theirs:
             continue
         shown = []
-        for s in theirs[lemma]:
+        for s in (s for s in theirs[lemma] if s.dep_ in voices):
             found, display = (subject_names(s), _display(s)) if subject_names(s) else (
                 _referent(before) if _unnamed(s) else (set(), ""))
             if _unnamed(s) and not subject_names(s):  # "their company": maybe a subject named earlier on
@@ -215,6 +225,15 @@ def attribution_clash(claim: Any, source: Any, passage_names: set[str]) -> str |
     return None
 
 
+def unverified(claim: str, source: str, before: Sequence[str] = (), after: Sequence[str] = (),
+               passage: str = "") -> str | None:
+    """Why `source` does not verify every word of `claim` that carries meaning (rag.verify), or None."""
+    if normalize(claim).strip().rstrip(".") in normalize(source):
+        return None
+    return verify.unverified(parse(claim), parse(source), [parse(b) for b in before], [parse(a) for a in after],
+                             passage or source)
+
+
 def contradiction(claim: str, source: str, before: Sequence[str] = (), passage: str = "",
                   similar: Similar | None = None) -> str | None:
     """Why `source` (one sentence; `before` the passage's earlier sentences) does not say `claim`;
@@ -223,5 +242,6 @@ def contradiction(claim: str, source: str, before: Sequence[str] = (), passage: 
         return None
     mine, theirs = parse(claim), parse(source)
     passage_names = {alias(w) for w in tokens(passage or source)}
-    return (actor_clash(mine, theirs, before) or attribution_clash(mine, theirs, passage_names)
-            or polarity_clash(mine, theirs) or direction_clash(mine, theirs) or object_clash(mine, theirs, similar))
+    return (role_clash(mine, theirs) or actor_clash(mine, theirs, before)
+            or attribution_clash(mine, theirs, passage_names) or polarity_clash(mine, theirs)
+            or direction_clash(mine, theirs) or object_clash(mine, theirs, similar))

@@ -76,6 +76,17 @@ ALIASES: dict[str, str] = {
     "japanese": "japan", "japan": "japan",
 }
 
+# Words that say the same in news text, by group; rag.verify counts one as found where the other stands.
+# Hand-written, general (not fitted to the probes); lemmas and a few forms spaCy does not reduce.
+SYNONYMS: tuple[frozenset[str], ...] = tuple(_side(g) for g in (
+    "company firm business group", "chief head boss", "say tell", "stay remain",
+    "rise increase climb grow gain", "fall drop decline slip slide dip", "plunge slump tumble plummet sink",
+    "big large great huge major", "biggest largest greatest", "bigger larger greater", "small little minor",
+    "weak poor", "cheap inexpensive affordable", "sign agree", "begin start", "end finish",
+    "buy purchase acquire", "help aid assist", "show reveal indicate", "need require", "use employ",
+    "quit resign leave", "try attempt", "plan intend", "expect forecast predict", "fear worry concern",
+))
+
 TITLES = frozenset({"mr", "mrs", "ms", "miss", "dr", "sir", "dame", "lord", "lady", "prof", "professor",
                     "mr.", "mrs.", "ms.", "dr.", "st", "the"})
 
@@ -83,6 +94,11 @@ TITLES = frozenset({"mr", "mrs", "ms", "miss", "dr", "sir", "dame", "lord", "lad
 def side_of(word: str) -> list[tuple[int, int]]:
     """(pair index, side 0 or 1) of every OPPOSITES side holding `word`."""
     return [(i, s) for i, pair in enumerate(OPPOSITES) for s in (0, 1) if word in pair[s]]
+
+
+def synonyms_of(word: str) -> list[int]:
+    """Index of every SYNONYMS group holding `word`."""
+    return [i for i, group in enumerate(SYNONYMS) if word in group]
 
 
 def alias(name: str) -> str:

@@ -95,7 +95,7 @@ class SentenceCheck:
     citations: tuple[int, ...]
     status: SentenceStatus
     score: float
-    reason: str = ""  # why an unsupported sentence is not supported ("the source names Rover")
+    reason: str = ""  # why it is not supported ("the source names Rover"; weak: 'the source does not say "weaken"')
 
 
 @dataclass(frozen=True)

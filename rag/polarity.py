@@ -4,14 +4,15 @@
 them negates and the other does not. A word is negated by the negators of its own clause ("not",
 "never", "no", "neither ... nor", "no longer", "yet to") and by those of every clause above it, and by
 a negating head above it ("denied that ...", "refused to ...", "failed to ...", "ruled out ...", "... are
-wrong"); an even number of negations cancels out. Direct objects are compared too ("ruled out legal
-action" vs "might take legal action").
+wrong"), and by "less than" before it ("less than impressed"); an even number of negations cancels out.
+Direct objects are compared too ("ruled out legal action" vs "might take legal action").
 
 A source that calls what it reports "wrong", "false" or "untrue" negates a claim that does not.
 
 `direction_clash(claim, source)` finds a claim word whose opposite side (rag.lexicon.OPPOSITES) the
 source uses while the source uses no word of its own side; a negated word ("did not rise") and "less
-expensive" count as the other side, and the parts of hyphenated modifiers ("lower-cost") are left out.
+expensive" count as the other side; the parts of hyphenated modifiers ("lower-cost") and bounds on a figure
+("less than 1%") are left out.
 
 Both take spaCy Docs (rag.claims.parse) and return a few words saying why, or None.
 """
@@ -64,9 +65,21 @@ def _negating(t: Token) -> bool:
     return lemma in NEGATING_HEADS or (lemma == "rule" and any(c.lower_ == "out" for c in t.children))
 
 
+def _litotes(t: Token) -> bool:
+    """"less than impressed": a word compared down with "less than" says it is not so."""
+    return t.head.lower_ == "less" and t.head.i < t.i and any(c.lower_ == "than" for c in t.children)
+
+
+def _bound(t: Token) -> bool:
+    """"less than 1%", "more than $5m": a bound on a figure, not a direction."""
+    doc = t.doc
+    return (t.lower_ in ("less", "more", "fewer") and t.i + 2 < len(doc) and doc[t.i + 1].lower_ == "than"
+            and (doc[t.i + 2].like_num or doc[t.i + 2].text[:1] in "$£€" or doc[t.i + 2].text[:1].isdigit()))
+
+
 def negated(t: Token) -> bool:
     """True when an odd number of negations bear on t (its clause and every clause above it)."""
-    total, child = _own(t), t
+    total, child = _own(t) + int(_litotes(t)), t
     for a in t.ancestors:
         if child.dep_ == "conj":
             break
@@ -85,6 +98,7 @@ def _predicates(doc: Any) -> dict[str, Token]:
         lemma = t.lemma_.lower()
         if t.pos_ in ("VERB", "ADJ", "AUX") and lemma not in GENERIC and t.dep_ != "amod":
             out[lemma] = t
+            out.setdefault(t.lower_, t)  # "impressed" the adjective, "impressed" the verb (lemma "impress")
         elif t.dep_ == "dobj" and t.pos_ in ("NOUN", "PROPN"):
             out["n:" + lemma] = t
     return out
@@ -112,8 +126,8 @@ def _sides(doc: Any) -> dict[tuple[int, int], Token]:
     """(pair, side) -> the first token of the doc on that side of an opposite pair."""
     out: dict[tuple[int, int], Token] = {}
     for t in doc:
-        if not t.is_alpha or _compound_part(t) or (t.lower_ in ("less", "more") and t.head.pos_ in ("ADJ", "ADV")
-                                                   and t.dep_ == "advmod"):
+        if not t.is_alpha or _compound_part(t) or _bound(t) or (
+                t.lower_ in ("less", "more") and t.head.pos_ in ("ADJ", "ADV") and t.dep_ == "advmod"):
             continue
         flip = negated(t) != any(c.lower_ == "less" and c.dep_ == "advmod" for c in t.children)
         for pair, side in {*side_of(t.lemma_.lower()), *side_of(t.lower_)}:

@@ -50,12 +50,13 @@ def _why(reason: str) -> str:
 
 
 def _marked_text(answer: Answer) -> str:
-    """The answer's sentences, each unsupported one followed by (!) and why: "(! the source names Rover)"."""
+    """The answer's sentences, each unsupported one followed by (!) and why: "(! the source names Rover)",
+    each weak one by (?) and why, when a word is not found: '(? the source does not say "weaken")'."""
     if not answer.sentences:  # an extractive answer: its quotes in quotation marks, "[2]" inside is their text
         parts = quoted_parts(answer)
         return " ".join(f"“{quote}” [{n}]" for quote, n in parts) if parts else answer.text
-    return " ".join(s.text + (f" (! {s.reason})" if s.status == "unsupported" and s.reason else _STATUS_MARK[s.status])
-                    for s in answer.sentences)
+    return " ".join(s.text + (f" ({_STATUS_MARK[s.status].strip(' ()')} {s.reason})" if s.status != "supported"
+                              and s.reason else _STATUS_MARK[s.status]) for s in answer.sentences)
 
 
 def _age(seconds: float) -> str:
