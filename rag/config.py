@@ -90,6 +90,16 @@ class Settings(BaseSettings):
     top_k: int = Field(5, ge=1, le=50, description="Chunks retrieved for an answer.")
     candidates: int = Field(30, ge=1, description="Candidates taken from each of dense and BM25 before fusion.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
+    phrase_weight: float = Field(
+        1.0, ge=0, le=5, description="Weight in the fusion of a third ranking: the BM25 candidates holding the "
+                                     "question's adjacent word pairs (a name: 'Jonathan Rosenberg'), pairs few "
+                                     "candidates hold first; 0 = off. It and document_weight choose which top_k chunks "
+                                     "come back, handed on in plain-fusion order. Chosen on the training question "
+                                     "sets by bench/tune_recall.py.")
+    document_weight: float = Field(
+        5.0, ge=0, le=5, description="Share of the best fused score of a candidate's document added to its own, so the "
+                                     "other chunks of a well-matched article (a quote below the lead) come back before "
+                                     "weak chunks of other articles; 0 = off. Chosen like phrase_weight.")
 
     # extractive answering
     extractive_scorer: Literal["fitted", "rules"] = Field(

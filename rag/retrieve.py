@@ -1,4 +1,4 @@
-"""Hybrid retrieval: dense (Chroma, cosine) plus BM25, fused by reciprocal rank fusion.
+"""Hybrid retrieval: dense (Chroma, cosine) plus BM25, fused by reciprocal rank fusion (`rag.fusion`).
 
 `Retriever` is the shared, thread-safe handle on the index that every query goes through. Before a
 search it checks (cheaply) whether the active generation or its version changed, in this or another
@@ -17,6 +17,7 @@ from rag.chroma_client import forget_local_client, store_error
 from rag.config import Settings
 from rag.embed import Embedder, embedder_for
 from rag.errors import ConfigError
+from rag.fusion import fuse, phrase_ranking, rrf_fuse
 from rag.indexer import mixed_embedders
 from rag.lexical import LexicalIndex, analyze, lexical_key, load_lexical
 from rag.models import Chunk, Hit
@@ -25,15 +26,6 @@ from rag.store import Store
 if TYPE_CHECKING:
     from chromadb.api.models.Collection import Collection
     from langchain_core.retrievers import BaseRetriever
-
-
-def rrf_fuse(rankings: list[list[str]], k: int) -> dict[str, float]:
-    """Reciprocal rank fusion: score(id) = sum over rankings of 1 / (k + rank)."""
-    fused: dict[str, float] = {}
-    for ranking in rankings:
-        for rank, chunk_id in enumerate(ranking, start=1):
-            fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (k + rank)
-    return fused
 
 
 class Retriever:
@@ -110,16 +102,32 @@ class Retriever:
         lexical = self._lexical.search(query, n)
         try:
             dense = self.store.query(collection, vector, n)
-            fused = rrf_fuse([[c.id for c, _ in dense], [i for i, _ in lexical]], self.settings.rrf_k)
-            top = sorted(fused, key=lambda i: -fused[i])[:k]
             chunks: dict[str, Chunk] = {c.id: c for c, _ in dense}
-            chunks.update(self.store.get_chunks(collection, [i for i in top if i not in chunks]))
+            top = self._fused(query, [c.id for c, _ in dense], [i for i, _ in lexical], chunks, collection, k)
+            chunks.update(self.store.get_chunks(collection, [i for i, _ in top if i not in chunks]))
         except Exception as exc:
             raise store_error(self.settings, exc, "searched") from exc
         dense_scores = {c.id: s for c, s in dense}
         lexical_scores = dict(lexical)
-        return [Hit(chunks[i], fused[i], rank, dense_scores.get(i), lexical_scores.get(i))
-                for rank, i in enumerate((i for i in top if i in chunks), start=1)]
+        return [Hit(chunks[i], fused, rank, dense_scores.get(i), lexical_scores.get(i))
+                for rank, (i, fused) in enumerate(((i, s) for i, s in top if i in chunks), start=1)]
+
+    def _fused(self, query: str, dense: list[str], lexical: list[str], chunks: dict[str, Chunk],
+               collection: Collection, k: int) -> list[tuple[str, float]]:
+        """The k best candidates by `rag.fusion.fuse`, with their plain-fusion scores and ordered by them:
+        the phrase and document terms choose which passages come back, and the answerers see them ranked
+        as before (the fitted scorer's rank features were fitted on plain fusion). The terms need the
+        BM25 candidates' texts and sources, fetched into `chunks` when the terms are on."""
+        settings = self.settings
+        plain = rrf_fuse([dense, lexical], settings.rrf_k)
+        if not (settings.phrase_weight or settings.document_weight):
+            return sorted(plain.items(), key=lambda item: -item[1])[:k]
+        chunks.update(self.store.get_chunks(collection, [i for i in lexical if i not in chunks]))
+        phrase = phrase_ranking(query, {i: chunks[i].text for i in lexical if i in chunks})
+        fused = fuse(dense, lexical, phrase, {i: c.source for i, c in chunks.items()}, settings.rrf_k,
+                     settings.phrase_weight, settings.document_weight)
+        chosen = sorted(fused, key=lambda i: -fused[i])[:k]
+        return sorted(((i, plain[i]) for i in chosen), key=lambda item: -item[1])
 
     def openings(self, hits: Sequence[Hit], documents: int = 2) -> list[Hit]:
         """The opening chunk of the top `documents` documents among `hits`, where it is not among them
