@@ -217,14 +217,17 @@ def gives_the_figure(question: str, picked: Sequence[Candidate]) -> bool:
     return kind not in FIGURE_KINDS or any(holds(kind, c.text, question) for c in picked)
 
 
-def extractive_answer(retrieved: Retrieved, embedder: Embedder, settings: Settings) -> Answer:
-    """Quote the sentences of `retrieved.read` that answer the question, or abstain; see the module docstring.
+@dataclass(frozen=True)
+class Pick:
+    """What the rules chose for a question: the sentences to quote (none: abstain) and the first
+    scored part's candidates, best first."""
 
-    A compound question is answered part by part, from the same retrieved passages; the answer holds
-    the parts the documents answer (it abstains only when they answer none). Each of the unseen
-    question words (used by no chunk) raises the bar by `unseen_word_penalty`. `embedder` encodes the
-    question parts and the sentences (a `CachedEmbedder` keeps the sentences of popular passages).
-    """
+    chosen: list[Candidate]
+    scored: list[Candidate]
+
+
+def rules_pick(retrieved: Retrieved, embedder: Embedder, settings: Settings) -> Pick:
+    """The sentences the rules quote for `retrieved.question`, part by part; see `extractive_answer`."""
     question, hits = retrieved.question, retrieved.read
     parts = question_parts(question)
     vectors = [retrieved.vector] if len(parts) == 1 else list(embedder.encode_queries(parts))
@@ -243,10 +246,23 @@ def extractive_answer(retrieved: Retrieved, embedder: Embedder, settings: Settin
                 continue
             chosen += [c for c in picked if (c.hit.chunk.source, c.start) not in
                        {(x.hit.chunk.source, x.start) for x in chosen}]
-    if not chosen:
+    return Pick(chosen, best_scored)
+
+
+def extractive_answer(retrieved: Retrieved, embedder: Embedder, settings: Settings) -> Answer:
+    """Quote the sentences of `retrieved.read` that answer the question, or abstain; see the module docstring.
+
+    A compound question is answered part by part, from the same retrieved passages; the answer holds
+    the parts the documents answer (it abstains only when they answer none). Each of the unseen
+    question words (used by no chunk) raises the bar by `unseen_word_penalty`. `embedder` encodes the
+    question parts and the sentences (a `CachedEmbedder` keeps the sentences of popular passages).
+    """
+    question, hits = retrieved.question, retrieved.read
+    found = rules_pick(retrieved, embedder, settings)
+    if not found.chosen:
         return Answer(question=question, text=abstention_text(question), abstained=True,
-                      nearest=nearest(hits, best_scored), hits=tuple(hits))
-    chosen = merged([with_antecedent(c) for c in chosen])
+                      nearest=nearest(hits, found.scored), hits=tuple(hits))
+    chosen = merged([with_antecedent(c) for c in found.chosen])
     citations = tuple(to_citation(n, c) for n, c in enumerate(chosen, start=1))
     text = " ".join(f"{c.quote} [{c.n}]" for c in citations)
     return Answer(question=question, text=text, abstained=False, citations=citations, hits=tuple(hits))
