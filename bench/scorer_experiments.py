@@ -34,17 +34,22 @@ def first_place(examples, size: int = 16) -> float:
     return float(np.mean(hits))
 
 
-def with_spacy(examples):
-    """Examples with rag's features plus spaCy's (kept through truncation: the pool-relative ones
-    are recomputed from the first columns)."""
-    from spacy_features import entity_rows
-
+def keep_extra_columns() -> None:
+    """Make rag.fit's truncation keep the columns appended after SENTENCE_FEATURES (the pool-relative
+    features are recomputed from the first columns)."""
     base = fit.truncated
 
     def truncated(part, size):
         cut = base(part, size)
         return np.concatenate([cut, part.matrix[:size, len(SENTENCE_FEATURES):]], axis=1) if len(cut) else cut
     fit.truncated = truncated
+
+
+def with_spacy(examples):
+    """Examples with rag's features plus spaCy's (kept through truncation)."""
+    from spacy_features import entity_rows
+
+    keep_extra_columns()
     out = copy.deepcopy(examples)
     for e in out:
         for p in e.parts:
