@@ -115,7 +115,9 @@ def test_a_correctly_cited_answer_is_all_supported_and_streamed(seed_engine, wit
 def test_a_marker_to_a_missing_source_is_removed_and_counted(seed_engine, with_model):
     engine = with_model(scripted(("DeepSeek claims developing R1 required only $5.6 million in computing power.",
                         "$5.6 million"), ("Microsoft and Meta spent hundreds of millions.", 7)))
-    result = answer(COST_Q, engine=engine, llm="openai", top_k=3)
+    # 5 sources, so [7] points at none (at top_k=3 the passage-recall fusion keeps the cost sentence's
+    # chunk out of this seed question's top 3, though it raises recall at k=3 on the training sets overall)
+    result = answer(COST_Q, engine=engine, llm="openai", top_k=5)
     assert result.removed_markers == 1
     assert "[7]" not in result.text and "[1]" in result.text
     assert [s.citations for s in result.sentences] == [(1,), ()]
