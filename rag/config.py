@@ -105,7 +105,8 @@ class Settings(BaseSettings):
     extractive_scorer: Literal["fitted", "rules"] = Field(
         "rules", description="How the extractive answerer picks sentences and abstains: rules (the hand-set "
                              "weights of rag.qa) or fitted (logistic regressions fitted to labelled questions, "
-                             "rag/scorer.json; abstains more, answers less: bench/compare.md).")
+                             "rag/scorer.json; on blind news questions more answers right and more near misses "
+                             "refused, on SQuAD more answerable ones refused, fails the seed gate: bench/compare.md).")
     answer_threshold: float | None = Field(
         None, ge=0, le=1, description="Fitted scorer: probability that the answer holds below which it says 'The "
                                       "documents do not say'; unset = the threshold chosen by cross-validation.")
