@@ -9,7 +9,7 @@ for training sets. The list is computed from those three sets only, so that addi
 training set to evals/ does not move it. Checks that each blind set names only files of its part
 (`sources`, and the article each near-miss question's `notes` names), that no two blind sets share an article
 and no training set shares one with a blind set (nor a near-duplicate: another file with the same
-title line), and that each training set names only files of the reserved part; exit status 1 when
+title line or the same body), and that each training set names only files of the reserved part; exit status 1 when
 one does not. Each new blind set takes articles of the blind part that no earlier one uses.
 """
 
@@ -43,16 +43,22 @@ def named_files(path: Path) -> set[str]:
     return named_sources(path) | noted
 
 
-def titles(corpus: Path, files: set[str]) -> dict[str, str]:
-    """Each file's title line, lower-cased: the BBC corpus holds a few articles twice under two names."""
-    return {f: (corpus / f).read_text(encoding="utf-8", errors="replace").strip().splitlines()[0].strip().lower()
-            for f in files}
+def twin_keys(corpus: Path, files: set[str]) -> dict[str, tuple[str, str]]:
+    """Each file's title line and body (the text after it, whitespace collapsed), lower-cased: the BBC
+    corpus holds some articles twice under two names, a few of them with another title."""
+    keys = {}
+    for f in files:
+        lines = (corpus / f).read_text(encoding="utf-8", errors="replace").strip().lower().splitlines()
+        keys[f] = (lines[0].strip(), " ".join(" ".join(lines[1:]).split()))
+    return keys
 
 
 def shared(corpus: Path, first: set[str], second: set[str]) -> set[str]:
-    """Files of `first` that are in `second` or have the title of one of its files."""
-    second_titles = set(titles(corpus, second).values())
-    return (first & second) | {f for f, title in titles(corpus, first).items() if title in second_titles}
+    """Files of `first` that are in `second` or have the title or the body of one of its files."""
+    theirs = twin_keys(corpus, second).values()
+    titles, bodies = {t for t, _ in theirs}, {b for _, b in theirs if b}
+    return (first & second) | {f for f, (title, body) in twin_keys(corpus, first).items()
+                               if title in titles or body in bodies}
 
 
 def pool(corpus: Path) -> list[str]:
@@ -84,7 +90,7 @@ def main() -> None:
     for first, second in pairs:
         common = sorted(shared(corpus, named[first], named[second]))
         bad += len(common)
-        print(f"{first.name} and {second.name}: {len(common)} articles shared (same file or title)"
+        print(f"{first.name} and {second.name}: {len(common)} articles shared (same file, title or body)"
               + (f": {', '.join(common[:10])}" if common else ""))
     raise SystemExit(1 if bad else 0)
 
