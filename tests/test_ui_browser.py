@@ -90,6 +90,13 @@ def upload(page, files: list[Path], timeout_ms: int = 120_000) -> str:
     return page.input_value("#docs-status textarea")
 
 
+def open_citation(page, link) -> str:
+    """Click a citation link of an answer; the source panel's text once its quote is marked."""
+    link.click()
+    page.wait_for_selector("#source-panel mark#quote", timeout=30_000)
+    return page.inner_text("#source-panel")
+
+
 def shoot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
@@ -101,10 +108,8 @@ def test_ask_click_citation_and_see_the_quote(page):
     assert "Sacks" in bot.inner_text()
     link = bot.locator("a.cite").first
     assert link.inner_text() == "[1]" and link.evaluate("a => a.parentElement.tagName") == "SUP"
-    link.click()
-    page.wait_for_selector("#source-panel mark#quote", timeout=30_000)
+    assert SEED_FILE in open_citation(page, link)
     assert "repealing certain export controls" in page.inner_text("#source-panel mark#quote")
-    assert SEED_FILE in page.inner_text("#source-panel")
     shoot(page, "chat-citation")
 
 
@@ -118,17 +123,13 @@ def test_uploaded_document_is_indexed_and_cited(page, app, tmp_path):
     ask(page, "Where will the Zorblax festival be held?")
     bot = page.locator("#chat [data-testid='bot']").last
     assert "Quimperlé" in bot.inner_text()
-    bot.locator("a.cite").first.click()
-    page.wait_for_selector("#source-panel mark#quote", timeout=30_000)
-    assert "uploads/zorblax.txt" in page.inner_text("#source-panel")
+    assert "uploads/zorblax.txt" in open_citation(page, bot.locator("a.cite").first)
     shoot(page, "upload-answer")
 
 
 def test_document_markup_shows_as_text_and_no_script_runs(page):
     ask(page, "What does the marmoset ledger say?")
-    page.locator("#chat [data-testid='bot'] a.cite").last.click()
-    page.wait_for_selector("#source-panel mark#quote", timeout=30_000)
-    panel = page.inner_text("#source-panel")
+    panel = open_citation(page, page.locator("#chat [data-testid='bot'] a.cite").last)
     assert "<script>alert(1)</script>" in panel and "<b>bold</b>" in panel
     assert page.locator("#source-panel script, #source-panel img, #source-panel b").count() == 0
     shoot(page, "escaped-markup")

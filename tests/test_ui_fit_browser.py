@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from office_corpus import build_broken, build_corpus
-from test_ui_browser import CHROMIUM, ask, browser, shoot, upload  # noqa: F401  (browser is a fixture)
+from test_ui_browser import CHROMIUM, ask, browser, open_citation, shoot, upload  # noqa: F401  (browser is a fixture)
 from typer.testing import CliRunner
 
 from helpers import ROOT, SEED_FILE, SEEDS, free_port, make_settings
@@ -148,9 +148,7 @@ def test_the_format_corpus_through_an_upload(page, app, tmp_path):
     ask(page, "How many units did the Osprey project ship in March?")
     bot = page.locator("#chat [data-testid='bot']").last
     assert "7,300" in bot.inner_text()
-    bot.locator("a.cite").first.click()
-    page.wait_for_selector("#source-panel mark#quote", timeout=30_000)
-    assert "uploads/review.pptx · slide 3" in page.inner_text("#source-panel")
+    assert "uploads/review.pptx · slide 3" in open_citation(page, bot.locator("a.cite").first)
     ask(page, "What was the Q3 revenue of Zephyr Mills?")
     assert "4.8 million" in page.locator("#chat [data-testid='bot']").last.inner_text()
     shoot(page, "fit-formats-upload")
