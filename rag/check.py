@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from rag import cite
+from rag import cite, cite_markers
 from rag.models import Answer, Citation, Hit, SentenceCheck
 from rag.pipeline import CitationChecker, Draft, Retrieved, TokenFn
 from rag.qa import abstention_text, nearest
@@ -31,8 +31,8 @@ def check_citations(draft: Draft, retrieved: Retrieved, extractive: Answer, chec
         notice = draft.failure or f"The LLM ({draft.where}) returned an empty answer; showing the extractive answer."
         return fallback(extractive, notice, on_token, draft.streamed)
     hits = retrieved.hits
-    clean, parsed, removed = cite.parse_markers(draft.text, len(hits))
-    if not any(cites for _, cites in parsed) and cite.says_documents_do_not_say(clean):
+    clean, parsed, removed = cite_markers.parse_markers(draft.text, len(hits))
+    if not any(cites for _, cites in parsed) and cite_markers.says_documents_do_not_say(clean):
         return _abstained(retrieved.question, hits, draft.answerer, extractive, removed)
     checked = checker.check(parsed, hits)
     if not any(c.status == "supported" or c.unverified for c in checked):  # a close paraphrase is shown, weak
@@ -71,7 +71,7 @@ def _checked_answer(question: str, hits: Sequence[Hit], answerer: str, clean: st
     order = list(dict.fromkeys(n for c in checked for n in c.citations))
     mapping = {old: new for new, old in enumerate(order, start=1)}
     sentences = tuple(
-        SentenceCheck(text=f"{c.text} {cite.format_markers([mapping[n] for n in c.citations])}".strip(),
+        SentenceCheck(text=f"{c.text} {cite_markers.format_markers([mapping[n] for n in c.citations])}".strip(),
                       citations=tuple(mapping[n] for n in c.citations), status=c.status,
                       score=round(c.score, 4), reason=c.reason)
         for c in checked)
@@ -79,7 +79,7 @@ def _checked_answer(question: str, hits: Sequence[Hit], answerer: str, clean: st
     notices: tuple[str, ...] = ()
     if removed:
         notices = (f"Removed {removed} citation marker{'s' * (removed != 1)} that pointed to no source.",)
-    return Answer(question=question, text=cite.renumber(clean, mapping), abstained=False,
+    return Answer(question=question, text=cite_markers.renumber(clean, mapping), abstained=False,
                   citations=citations, answerer=answerer, sentences=sentences,
                   citation_precision=cite.citation_precision(checked), removed_markers=removed,
                   notices=notices, hits=tuple(hits))

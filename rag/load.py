@@ -6,11 +6,10 @@ once under its lexicographically first path and its other paths become `aliases`
 file into a `Document`; a file that cannot be used raises `SkipFile` with a one-line reason, and
 `load_all` turns every failure of a single file into a `Skipped`, never an exception.
 
-Text that is not UTF-8 is decoded with the encoding charset-normalizer detects on a sample of about
-1 MiB around the first non-UTF-8 byte. HTML and PDF parsing live in rag.load_html and rag.load_pdf; Word,
-PowerPoint, Excel, CSV, EPUB, e-mail, JSON and XML in rag.load_office and rag.load_structured.
-Left out: OCR of scanned PDFs, archives, UTF-16/32 text without a BOM (seen as
-binary), the HTML <meta charset> (the bytes decide), streaming of huge files (each is read whole).
+Text files are decoded by rag.load_text (UTF-8, else the encoding charset-normalizer detects). HTML and
+PDF parsing live in rag.load_html and rag.load_pdf; Word, PowerPoint, Excel, CSV, EPUB, e-mail, JSON and
+XML in rag.load_office and rag.load_structured.
+Left out: OCR of scanned PDFs, archives, streaming of huge files (each is read whole).
 """
 
 from __future__ import annotations
@@ -18,16 +17,16 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from rag.errors import NoDocumentsError, SkipFile, one_line
 from rag.limits import FileLimits, load_bounded
 from rag.load_html import html_to_text
 from rag.load_office import read_office
 from rag.load_pdf import read_pdf
+from rag.load_text import Warn, read_text
 from rag.models import Document
 
 OFFICE = (".docx", ".pptx", ".xlsx", ".xlsm", ".xls", ".csv", ".epub", ".eml", ".msg", ".json", ".xml")
@@ -35,10 +34,7 @@ SUPPORTED = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", *OFFICE)
 _MARKDOWN = (".md", ".markdown")
 _HTML = (".html", ".htm")
 _BLOCK = 1 << 20  # bytes hashed per read
-_SAMPLE = 1 << 20  # bytes of a non-UTF-8 file its encoding is detected on
 _TITLE_MAX = 200
-_WESTERN = ("cp1252", "latin_1", "iso8859_15")
-Warn = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -182,73 +178,6 @@ def scan(docs_dir: Path, max_file_mb: float = 100.0,
     return sorted(files, key=lambda f: f.path), sorted(skipped, key=lambda s: s.path)
 
 
-def _read_text(path: Path, name: str, warn: Warn) -> str:
-    """The file's text with "\\n" line ends; the raw bytes are freed before the newline pass."""
-    text = _decode(path.read_bytes(), name, warn)
-    return text.replace("\r\n", "\n").replace("\r", "\n")  # no copy when there is nothing to replace
-
-
-def _decode(raw: bytes, name: str, warn: Warn) -> str:
-    """UTF-8 (BOM stripped), else the detected encoding with a warning; binary data is refused."""
-    text: str | None = None
-    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        try:
-            text = raw.decode("utf-16")
-        except UnicodeDecodeError:
-            text = None
-    if text is None:
-        nuls = raw.count(b"\x00")
-        if nuls > max(8, len(raw) // 1000):
-            raise SkipFile("binary content")
-        if nuls:
-            warn(f"{name}: removed {nuls} NUL bytes")
-            raw = raw.replace(b"\x00", b"")
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            text = _decode_detected(raw, exc.start, name, warn)
-    if _looks_binary(text):
-        raise SkipFile("binary content")
-    return text
-
-
-def _decode_detected(raw: bytes, bad: int, name: str, warn: Warn) -> str:
-    from charset_normalizer import from_bytes
-
-    matches = list(from_bytes(_sample(raw, bad)))
-    if not matches:
-        raise SkipFile("binary content")
-    encoding = _prefer_western(matches).encoding
-    warn(f"{name}: not valid UTF-8, decoded as {encoding}")
-    return raw.decode(encoding, errors="replace")  # the sample decided; stray bytes elsewhere become U+FFFD
-
-
-def _sample(raw: bytes, bad: int) -> bytes:
-    """About _SAMPLE bytes holding the first non-UTF-8 byte, cut just after newlines where there are any
-    (a newline is never inside a multi-byte character of the legacy encodings)."""
-    if len(raw) <= _SAMPLE:
-        return raw
-    lo = max(0, bad - _SAMPLE // 4)
-    hi = lo + _SAMPLE
-    lo = raw.rfind(b"\n", max(0, lo - 4096), lo) + 1 or lo
-    cut = raw.rfind(b"\n", hi - 4096, hi)
-    return raw[lo:cut + 1 if cut > bad else hi]
-
-
-def _prefer_western(matches: list[Any]) -> Any:
-    """Among equally plausible decodings (short texts often tie), take the most common Western one."""
-    best = matches[0]
-    for match in matches:
-        close = match.coherence >= best.coherence - 0.1
-        if match.encoding in _WESTERN and match.chaos <= best.chaos and close:
-            return match
-    return best
-
-
-def _looks_binary(text: str) -> bool:
-    sample = text[:4096]
-    control = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\n\r\t\f\v")
-    return control > len(sample) * 0.05
 
 
 def _first_line(text: str, markdown: bool) -> str:
@@ -279,7 +208,7 @@ def _read_pdf(path: Path) -> tuple[str, tuple[tuple[int, int, int], ...]]:
 
 def _read_office(file: SourceFile, warn: Warn) -> tuple[str, str, tuple[tuple[str, int, int], ...]]:
     suffix = file.abs_path.suffix.lower()
-    text, title, sections = read_office(file.abs_path, suffix, lambda: _read_text(file.abs_path, file.path, warn))
+    text, title, sections = read_office(file.abs_path, suffix, lambda: read_text(file.abs_path, file.path, warn))
     prose = suffix in (".docx", ".pptx", ".epub", ".eml", ".msg")  # a table's first row is no title: the name is
     return text, title or (_first_line(text, markdown=False) if prose else ""), sections
 
@@ -290,7 +219,7 @@ def _read(file: SourceFile, warn: Warn) -> tuple[str, str, tuple[tuple[int, int,
     if suffix == ".pdf":
         text, pages = _read_pdf(file.abs_path)
         return text, _first_line(text, markdown=False), pages
-    text = _read_text(file.abs_path, file.path, warn)
+    text = read_text(file.abs_path, file.path, warn)
     title = ""
     if suffix in _HTML:
         title, text = html_to_text(text)

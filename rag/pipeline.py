@@ -29,7 +29,8 @@ import numpy as np
 from rag.models import Answer, Hit
 
 if TYPE_CHECKING:
-    from rag.cite import Checked, ParsedSentence
+    from rag.cite import Checked
+    from rag.cite_markers import ParsedSentence
 
 TokenFn = Callable[[str], None]
 History = Sequence[tuple[str, str]]  # (question, answer text) pairs, oldest first

@@ -22,7 +22,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
 from helpers import SEED_FILE, SEEDS, make_settings
-from rag.cite import parse_markers
+from rag.cite_markers import parse_markers
 from rag.errors import ConfigError
 from rag.prompts import SYSTEM, build_messages
 from rag.service import Engine, answer

@@ -20,7 +20,8 @@ import pytest
 
 from helpers import free_port
 from rag.check import FALLBACK_SEPARATOR
-from rag.cite import check_sentences, parse_markers
+from rag.cite import check_sentences
+from rag.cite_markers import parse_markers
 from rag.models import Answer
 from rag.service import answer
 
