@@ -1,6 +1,6 @@
 """The split of the BBC articles between the blind set of issue 15 and the answerer's training data.
 
-    .venv/bin/python bench/blind_pool.py [--blind FILE ...] [--train FILE ...]   # --blind: bbc-blind4 to 7 by default
+    .venv/bin/python bench/blind_pool.py [--blind FILE ...] [--train FILE ...]   # --blind: bbc-blind4 to 8 by default
 
 Pool: every BBC file (`*.txt` under the corpus, paths relative to it) that no set written before
 issue 15 (`seed.jsonl`, `bbc.jsonl`, `bbc-heldout.jsonl`) names as a source, sorted, then shuffled
@@ -27,7 +27,8 @@ from common import ROOT, bbc_corpus
 EARLIER_SETS = ("seed.jsonl", "bbc.jsonl", "bbc-heldout.jsonl")
 BLIND_SHARE = 600
 SEED = 2026
-BLIND_SETS = ("bbc-blind4.jsonl", "bbc-blind5.jsonl", "bbc-blind6.jsonl", "bbc-blind7.jsonl")
+BLIND_SETS = ("bbc-blind4.jsonl", "bbc-blind5.jsonl", "bbc-blind6.jsonl", "bbc-blind7.jsonl",
+              "bbc-blind8.jsonl")
 NEAR_MISS = re.compile(r"near miss, ((?:business|entertainment|politics|sport|tech)/\d{3})")
 
 

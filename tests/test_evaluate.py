@@ -320,6 +320,7 @@ def test_the_seed_question_set_meets_its_thresholds(seed_cli, tmp_path, capsys):
 QUESTION_SETS = [("seed.jsonl", SEEDS, 40), ("bbc.jsonl", BBC, 60), ("bbc-heldout.jsonl", BBC, 160),
                  ("bbc-blind4.jsonl", BBC, 150), ("bbc-blind5.jsonl", BBC, 150),
                  ("bbc-blind6.jsonl", BBC, 120), ("bbc-blind7.jsonl", BBC, 230),
+                 ("bbc-blind8.jsonl", BBC, 180),
                  ("bbc-train.jsonl", BBC, 240)]
 
 
