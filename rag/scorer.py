@@ -7,7 +7,9 @@ quoted from it holds what was asked. `learned_answer` is the extractive answerer
 each part of the question it quotes the best sentence and those scoring within the fitted gap of it
 (at most `max_sentences`), when the probability reaches the fitted threshold; otherwise it says the
 documents do not say. It quotes verbatim, as rag.qa does, and reuses its helpers (question parts,
-antecedents, citations); it neither paraphrases nor combines facts.
+antecedents, citations); it neither paraphrases nor combines facts. `uses_fitted` says which
+questions it answers: all with `extractive_scorer = "fitted"`, those that give context first with
+"auto" (the default); the rules of rag.qa answer the rest.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from rag.qa import (
     to_citation,
     with_antecedent,
 )
+from rag.text import sentence_spans
 
 PARAMS = Path(__file__).with_name("scorer.json")
 
@@ -149,8 +152,23 @@ def learned_answer(retrieved: Retrieved, embedder: Embedder, settings: Settings,
                   confidence=confidence)
 
 
+def gives_context(question: str) -> bool:
+    """The question first gives context, then asks: two or more sentences ("The Brit Awards were held on
+    Wednesday. Which band was named best British group?")."""
+    return len(list(sentence_spans(question))) >= 2
+
+
+def uses_fitted(settings: Settings, question: str) -> bool:
+    """Whether the fitted scorer answers `question` (else the rules): always with "fitted", never with
+    "rules", with "auto" when the question gives context first."""
+    return settings.extractive_scorer == "fitted" or (settings.extractive_scorer == "auto" and gives_context(question))
+
+
 class FittedAnswerer(ExtractiveAnswerer):
-    """The extractive `Answerer` with the fitted scorer (`extractive_scorer = "fitted"`)."""
+    """The extractive `Answerer` with the fitted scorer for the questions `uses_fitted` gives it and the
+    rules for the others (`extractive_scorer = "fitted"` or "auto")."""
 
     def answer(self, retrieved: Retrieved, history: History = (), on_token: TokenFn | None = None) -> Draft:
+        if not uses_fitted(self.settings, retrieved.question):
+            return super().answer(retrieved, history, on_token)
         return self.drafted(learned_answer(retrieved, self.embedder, self.settings), on_token)

@@ -38,7 +38,7 @@ from rag.qtype import asks_definition
 from rag.retrieve import Retriever
 from rag.safety import CONTROL as _CONTROL
 from rag.safety import ESCAPES as _ESCAPES  # escape sequences go whole: "[31m" would stay in the question
-from rag.scorer import FittedAnswerer
+from rag.scorer import FittedAnswerer, uses_fitted
 from rag.sentvec import remember_stored
 from rag.store import Store
 
@@ -66,7 +66,7 @@ class Engine:
         self.retriever = retriever or Retriever(settings, self.embedder)
         self.reranker: Reranker = reranker or KeepOrder()
         self.checker: CitationChecker = checker or EmbeddingChecker(self.embedder)
-        self.extractive = (FittedAnswerer if settings.extractive_scorer == "fitted" else ExtractiveAnswerer)(
+        self.extractive = (ExtractiveAnswerer if settings.extractive_scorer == "rules" else FittedAnswerer)(
             settings, self.sentences)
         self._chat_model = chat_model
         self._chat_models: dict[str, Any] = {}
@@ -243,7 +243,7 @@ def read(engine: Engine, retrieved: Retrieved) -> Retrieved:
     passages = list(retrieved.hits)
     if asks_definition(retrieved.question):  # "What kind of company is X?"
         passages += engine.retriever.openings(retrieved.hits)
-    if engine.settings.neighbour_chunks and engine.settings.extractive_scorer == "fitted":  # the chunks next to
+    if engine.settings.neighbour_chunks and uses_fitted(engine.settings, retrieved.question):  # the chunks next to
         have = {h.chunk.id for h in passages}  # the top documents' hits: a quote often sits a paragraph below
         passages += [h for h in engine.retriever.neighbours(retrieved.hits, reach=engine.settings.neighbour_chunks)
                      if h.chunk.id not in have]

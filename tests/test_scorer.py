@@ -24,6 +24,22 @@ def test_the_asked_clause_of_a_long_question(question, clause):
     assert asked_clause(question) == clause
 
 
+@pytest.mark.unit
+@pytest.mark.parametrize(("question", "scorer", "fitted"), [
+    ("The Brit Awards were held on Wednesday. Which band was named best British group?", "auto", True),
+    ("Which band was named best British group?", "auto", False),
+    ("What did Dr. Williams say about the plan?", "auto", False),  # an abbreviation ends no sentence
+    ("Which band was named best British group?", "fitted", True),
+    ("The Brit Awards were held on Wednesday. Which band was named best British group?", "rules", False),
+])
+def test_the_fitted_scorer_answers_the_questions_that_give_context_first_by_default(question, scorer, fitted):
+    from rag.config import Settings
+    from rag.scorer import uses_fitted
+
+    assert Settings.model_fields["extractive_scorer"].default == "auto"
+    assert uses_fitted(Settings(extractive_scorer=scorer), question) is fitted
+
+
 def test_pool_relative_features_measure_the_gap_to_the_best():
     base = np.zeros((3, len(SENTENCE_FEATURES) - 7))
     base[:, 0] = [0.5, 0.7, 0.1]  # cos
@@ -127,6 +143,22 @@ def test_the_answer_bearing_sentence_is_quoted_not_the_one_restating_the_questio
     assert result.confidence is not None and result.confidence >= AnswerScorer.load().threshold
 
 
+def test_by_default_a_question_giving_context_gets_the_fitted_scorer_and_a_plain_one_the_rules(tmp_path, embedder):
+    from helpers import engine_over
+
+    engine = engine_over(tmp_path, embedder, {"brits.txt":
+        "Franz Ferdinand win at the Brits\n\nThe Brit Awards were held in London on Wednesday night, with "
+        "performances from several acts. Scottish band Franz Ferdinand took the award for best British group, "
+        "beating Coldplay and Keane. The ceremony was broadcast live on ITV. Joss Stone was named best "
+        "British female solo artist.\n"})
+    quiz = answer("The Brit Awards were held on Wednesday. Which band was named best British group?", engine=engine)
+    assert not quiz.abstained and "Franz Ferdinand took the award" in quiz.text
+    assert quiz.confidence is not None, "the fitted scorer gives its probability"
+    plain = answer("Which band was named best British group?", engine=engine)
+    assert not plain.abstained and "Franz Ferdinand" in plain.text
+    assert plain.confidence is None, "the rules give none"
+
+
 def test_an_unanswerable_question_abstains_with_its_probability_below_the_threshold(seed_engine):
     result = answer("What is the capital of France?", engine=fitted(seed_engine))
     assert result.abstained and result.citations == ()
@@ -156,5 +188,9 @@ def test_the_chunks_next_to_the_top_documents_hits_are_read_too(seed_engine):
     retrieved = read(engine, retrieve(engine, question, engine.embedder.encode_queries([question])[0], 2))
     assert [h.chunk.id for h in retrieved.read] == [h.chunk.id for h in hits + more]
     assert len(read(seed_engine, retrieve(seed_engine, question, retrieved.vector, 2)).read) == 2, \
-        "the rules read the hits only"
+        "the rules (the default's for a one-sentence question) read the hits only"
+    quiz = "DeepSeek released R1 in January. How much did DeepSeek say R1 cost to develop?"
+    quiz_vector = seed_engine.embedder.encode_queries([quiz])[0]
+    assert len(read(seed_engine, retrieve(seed_engine, quiz, quiz_vector, 2)).read) > 2, \
+        "by default a question giving context first is the fitted scorer's: the neighbours are read too"
     assert retriever.neighbours(hits, reach=0) == []
