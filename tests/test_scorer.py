@@ -121,6 +121,12 @@ def test_the_threshold_is_the_highest_keeping_false_abstention_within_budget():
     assert choose_threshold(by_threshold, {"a", "b"}) == 0.01  # none keeps a and b within 10%: the lowest
 
 
+BRITS = {"brits.txt": "Franz Ferdinand win at the Brits\n\nThe Brit Awards were held in London on Wednesday night, "
+         "with performances from several acts. Scottish band Franz Ferdinand took the award for best British "
+         "group, beating Coldplay and Keane. The ceremony was broadcast live on ITV. Joss Stone was named best "
+         "British female solo artist.\n"}  # the answer-bearing sentence after the one restating a quiz question
+
+
 def fitted(engine):
     """A sibling of `engine` (same index and embedder) answering with the fitted scorer."""
     from rag.service import Engine
@@ -132,11 +138,7 @@ def fitted(engine):
 def test_the_answer_bearing_sentence_is_quoted_not_the_one_restating_the_question(tmp_path, embedder):
     from helpers import engine_over
 
-    engine = engine_over(tmp_path, embedder, {"brits.txt":
-        "Franz Ferdinand win at the Brits\n\nThe Brit Awards were held in London on Wednesday night, with "
-        "performances from several acts. Scottish band Franz Ferdinand took the award for best British group, "
-        "beating Coldplay and Keane. The ceremony was broadcast live on ITV. Joss Stone was named best "
-        "British female solo artist.\n"}, extractive_scorer="fitted")
+    engine = engine_over(tmp_path, embedder, BRITS, extractive_scorer="fitted")
     result = answer("The Brit Awards were held on Wednesday. Which band was named best British group?",
                     engine=engine)
     assert not result.abstained and "Franz Ferdinand took the award" in result.text
@@ -146,11 +148,7 @@ def test_the_answer_bearing_sentence_is_quoted_not_the_one_restating_the_questio
 def test_by_default_a_question_giving_context_gets_the_fitted_scorer_and_a_plain_one_the_rules(tmp_path, embedder):
     from helpers import engine_over
 
-    engine = engine_over(tmp_path, embedder, {"brits.txt":
-        "Franz Ferdinand win at the Brits\n\nThe Brit Awards were held in London on Wednesday night, with "
-        "performances from several acts. Scottish band Franz Ferdinand took the award for best British group, "
-        "beating Coldplay and Keane. The ceremony was broadcast live on ITV. Joss Stone was named best "
-        "British female solo artist.\n"})
+    engine = engine_over(tmp_path, embedder, BRITS)
     quiz = answer("The Brit Awards were held on Wednesday. Which band was named best British group?", engine=engine)
     assert not quiz.abstained and "Franz Ferdinand took the award" in quiz.text
     assert quiz.confidence is not None, "the fitted scorer gives its probability"
