@@ -30,25 +30,23 @@ from collections.abc import Callable, Sequence
 from functools import cache
 
 import numpy as np
+from common import bbc_corpus
 
-from rag.features import answer_row, asked_clause
+from rag.features import asked_clause
 from rag.fit import (
     _fit_lr,
-    compose,
+    answer_rows,
     held_out_rows,
     logits,
-    part_outcome,
     sentence_oof,
     summary,
     threshold_rows,
-    truncated,
 )
 from rag.lexical import analyze
 from rag.scorer import shipped
 from rag.train import OUT, ROOT
 from rag.trainset import Example, Part
 
-BBC = ROOT.parent / "shared" / "corpora" / "bbc"
 REPORTED = ("seed", "heldout-blind2", "heldout-blind3", "bbc-train")
 
 
@@ -78,7 +76,8 @@ def near_misses(examples: Sequence[Example], strip: str) -> list[Example]:
 
 @cache
 def _articles() -> tuple[dict[str, set[str]], Callable[[str], float]]:
-    files = {str(f.relative_to(BBC)): f for f in BBC.rglob("*.txt")}
+    bbc = bbc_corpus()
+    files = {str(f.relative_to(bbc)): f for f in bbc.rglob("*.txt")}
     files.update({f.name: f for f in (ROOT / "seeds").iterdir() if f.is_file()})
     terms = {name: set(analyze(f.read_text(errors="ignore"))) for name, f in files.items()}
     df = collections.Counter(t for words in terms.values() for t in words)
@@ -101,16 +100,11 @@ def judged(examples: list[Example], extra: Sequence[Example] = (), weight: float
     size, gap = scorer.pool_size, scorer.gap
     everything = examples + list(extra)
     scores = sentence_oof(everything, size)
-    xs, ys, owner = [], [], []
-    for i, (e, parts) in enumerate(zip(everything, scores, strict=True)):
-        for p, s in zip(e.parts, parts, strict=True):
-            if len(s):
-                row = list(answer_row(truncated(p, size), s, p.question))
-                xs.append(row + (article_features(p, s) if article else []))
-                share, _ = part_outcome(p, compose(p, s, gap))
-                ys.append(e.answerable and share >= (1.0 if len(e.parts) == 1 else 0.5))
-                owner.append(i)
-    x, y, who = np.array(xs), np.array(ys), np.array(owner)
+    x, y, owner = answer_rows(everything, scores, size, gap)
+    if article:  # answer_rows' order: each part with a pool, example by example
+        x = np.hstack([x, [article_features(p, s) for e, parts in zip(everything, scores, strict=True)
+                           for p, s in zip(e.parts, parts, strict=True) if len(s)]])
+    who = np.array(owner)
     groups = np.array([everything[i].group for i in who])
     real = who < len(examples)
     trains = keep(y, np.array([everything[i].answerable for i in who])) if keep else np.ones(len(y), bool)
